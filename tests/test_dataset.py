@@ -1,0 +1,103 @@
+"""Canonicalization, skip counting, train-only vocabularies and the tokenized-data cache."""
+import json
+import os
+
+import pytest
+
+from conftest import SOURCES, SYSTEM
+from dataset import (GOEMOTIONS_LABELS, IGNORE, DataError, SkipRow, canonicalize_ed,
+                     canonicalize_esconv, canonicalize_goemotions, prepare_data)
+
+
+def test_malformed_rows_are_skipped_and_counted_by_reason(prepared):
+    st = prepared.stats
+    assert st["ed"]["train"]["skipped"] == {"bad_chat_history": 1, "chat_history_not_list": 1,
+                                            "empty_chat_history": 1, "empty_response": 1}
+    assert st["esconv"]["train"]["skipped"] == {"bad_json": 1, "empty_text": 1,
+                                                "missing_dialog": 1, "turn_missing_speaker": 1}
+    assert st["goemotions"]["test"]["skipped"] == {"empty_text": 1, "label_out_of_range": 1,
+                                                   "multi_label": 1, "no_label": 1}
+    assert st["ed"]["train"]["rows_read"] == 28 and st["ed"]["train"]["examples"] == 24
+
+
+def test_labels_seen_only_outside_train_map_to_minus_100(prepared):
+    assert "pride" not in prepared.emotion_vocab
+    test = prepared.tokenized["goemotions"]["test"]
+    assert prepared.stats["goemotions"]["test"]["unseen_label"] == 2
+    assert sum(1 for l in test["emotion_label"] if l == IGNORE) == 2
+    assert "Information" not in prepared.strategy_vocab
+    assert prepared.stats["esconv"]["test"]["unseen_label"] > 0
+    valid = {i for i in range(len(prepared.strategy_vocab))} | {IGNORE}
+    assert set(prepared.tokenized["esconv"]["test"]["strategy_label"]) <= valid
+
+
+def test_vocabularies_keep_the_canonical_order(prepared):
+    idx = [GOEMOTIONS_LABELS.index(n) for n in prepared.emotion_vocab]
+    assert idx == sorted(idx)
+
+
+def test_ed_roles_alternate_and_end_with_the_user():
+    row = {"chat_history": "['a', 'b', 'c']", "sys_response": "d", "emotion": "sad",
+           "situation": "s"}
+    (ex,) = canonicalize_ed(row)
+    assert [m["role"] for m in ex["messages"]] == ["user", "assistant", "user", "assistant"]
+    assert ex["messages"][-1]["content"] == "d" and ex["emotion_name"] == ""
+
+
+def test_ed_chat_history_is_never_evaluated_as_code():
+    with pytest.raises(SkipRow) as e:
+        canonicalize_ed({"chat_history": "__import__('os').system('echo hi')", "sys_response": "x"})
+    assert e.value.reason == "bad_chat_history"
+
+
+def test_esconv_strategy_labels_the_reply_that_follows_the_prompt():
+    conv = {"situation": "x", "dialog": [
+        {"text": "hi there", "speaker": "usr"},
+        {"text": "how can I help?", "speaker": "sys", "strategy": "Question"},
+        {"text": "I feel stuck", "speaker": "usr"},
+        {"text": "that sounds hard", "speaker": "sys", "strategy": "Reflection of feelings"}]}
+    exs = canonicalize_esconv({"text": json.dumps(conv)})
+    assert [e["strategy_name"] for e in exs] == ["Question", "Reflection of feelings"]
+    assert exs[1]["messages"][-1]["content"] == "that sounds hard"
+    assert [m["content"] for m in exs[1]["messages"][:-1]] == ["hi there", "how can I help?",
+                                                              "I feel stuck"]
+
+
+def test_goemotions_keeps_only_single_label_rows():
+    assert canonicalize_goemotions({"text": "yay", "labels": [17]})[0]["emotion_name"] == "joy"
+    with pytest.raises(SkipRow, match="multi_label"):
+        canonicalize_goemotions({"text": "yay", "labels": [17, 13]})
+
+
+def test_source_without_usable_rows_is_an_error_naming_source_and_path(tmp_path, smol_tok):
+    bad = tmp_path / "goemo"
+    bad.mkdir()
+    for split in ("train", "validation", "test"):
+        (bad / f"{split}.jsonl").write_text(json.dumps({"text": "x", "labels": [1, 2]}) + "\n")
+    sources = {"goemotions": {"path": str(bad), "name": None, "data_files": {}}}
+    with pytest.raises(DataError) as e:
+        prepare_data(sources, smol_tok, SYSTEM, 256, str(tmp_path / "cache"), log=lambda *_: None)
+    assert "goemotions" in str(e.value) and str(bad) in str(e.value)
+
+
+def test_missing_local_folder_is_an_error_naming_it(tmp_path, smol_tok):
+    sources = {"ed": {"path": str(tmp_path / "nope" / "ed"), "name": None, "data_files": {}}}
+    with pytest.raises(DataError, match="nope"):
+        prepare_data(sources, smol_tok, SYSTEM, 256, str(tmp_path / "cache"), log=lambda *_: None)
+
+
+def test_second_prepare_reads_the_cache_instead_of_recomputing(tmp_path, smol_tok):
+    cache = str(tmp_path / "cache")
+    first = prepare_data(SOURCES, smol_tok, SYSTEM, 256, cache, log=lambda *_: None)
+    files_after_first = sorted(os.listdir(cache))
+    n_arrow = sum(len(files) for _, _, files in os.walk(cache))
+    second = prepare_data(SOURCES, smol_tok, SYSTEM, 256, cache, log=lambda *_: None)
+    assert sum(len(files) for _, _, files in os.walk(cache)) == n_arrow  # nothing new written
+    assert sorted(os.listdir(cache)) == files_after_first
+    for s in SOURCES:
+        a, b = first.tokenized[s]["train"], second.tokenized[s]["train"]
+        assert a._fingerprint == b._fingerprint
+        assert [f["filename"] for f in a.cache_files] == [f["filename"] for f in b.cache_files]
+        assert a["input_ids"] == b["input_ids"]
+    other = prepare_data(SOURCES, smol_tok, SYSTEM, 200, cache, log=lambda *_: None)
+    assert other.tokenized["ed"]["train"]._fingerprint != first.tokenized["ed"]["train"]._fingerprint
