@@ -104,13 +104,15 @@ class TrainingConfig:
     max_grad_norm: float = 1.0  # gradient clipping
     head_dropout: float = 0.1  # dropout before each classification head
     eval_every: int = 200  # steps between validation passes (0 = only at start and end)
-    eval_batches: int = 50  # validation batches per pass (0 = the whole split)
+    eval_batches: int = 50  # validation batches per source per pass (0 = the whole split)
+    eval_batch_size: int = 8  # examples per validation batch
     log_every: int = 10  # steps between console/JSONL log lines
     save_every: int = 500  # steps between checkpoints (0 = only at the end)
     keep_checkpoints: int = 2  # newest checkpoints kept on disk
     seed: int = 42  # torch/python/numpy seed
     mixed_precision: str = "no"  # accelerate mixed precision: no | bf16 | fp16
     max_consecutive_nonfinite: int = 3  # non-finite steps in a row that abort the run
+    stop_after: int = 0  # checkpoint and stop after this step (split a run across jobs); 0 = off
 
 
 @dataclass

@@ -27,7 +27,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("data", help="load, canonicalize and tokenize the sources; print a summary")
     _add_config_args(p)
+    p = sub.add_parser("train", help="QLoRA + heads + weighted multi-loss training")
+    _add_config_args(p)
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
     return parser
+
+
+def cmd_train(args) -> int:
+    from training import run_training
+    run_training(load_config(args.config, args.overrides), resume=args.resume)
+    return 0
 
 
 def cmd_data(args) -> int:
@@ -36,11 +45,12 @@ def cmd_data(args) -> int:
     return 0
 
 
-COMMANDS = {"data": cmd_data}
+COMMANDS = {"data": cmd_data, "train": cmd_train}
 
 
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # CPU-kernel notices are noise here
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

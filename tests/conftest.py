@@ -46,3 +46,34 @@ def data_cache(tmp_path_factory):
 def prepared(smol_tok, data_cache):
     from dataset import prepare_data
     return prepare_data(SOURCES, smol_tok, SYSTEM, 256, data_cache, log=lambda *_: None)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, smol_tok):
+    """A 2-layer random Llama with SmolLM2's tokenizer: a real model folder, trains in ms."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(smol_tok), hidden_size=64, intermediate_size=128,
+                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                      max_position_embeddings=1024, tie_word_embeddings=True,
+                      pad_token_id=smol_tok.pad_token_id)
+    path = tmp_path_factory.mktemp("tiny_llama")
+    LlamaForCausalLM(cfg).save_pretrained(path)
+    smol_tok.save_pretrained(path)
+    return str(path)
+
+
+def tiny_overrides(run_root, data_cache, model_dir, overrides=()) -> list:
+    return [f"model.name_or_path={model_dir}", f"output.root={run_root}",
+            f"data.cache_dir={data_cache}", "training.max_steps=20", "training.warmup_steps=2",
+            "training.log_every=5", "training.save_every=10", "training.eval_batches=2",
+            "training.lr=0.002", *overrides]
+
+
+def tiny_config(run_root, data_cache, model_dir, overrides=()):
+    """cpu_smoke with the tiny model, a private run root and the shared data cache."""
+    from config import load_config
+    return load_config(os.path.join(ROOT, "config", "cpu_smoke.json"),
+                       tiny_overrides(run_root, data_cache, model_dir, overrides))

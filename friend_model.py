@@ -1,0 +1,70 @@
+"""The trainable friend: LoRA backbone + optional heads, one backbone forward per step.
+
+`FriendModel.forward` runs the decoder once, then the active loss terms read what they need
+from that single hidden-state tensor (LM head only at supervised positions, heads at the
+last prompt token). `collate` right-pads a list of tokenized examples.
+
+    python main.py train --config config/cpu_smoke.json
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from heads import HEAD_CLASSES, IGNORE, pool_last_prompt_token
+from losses import LossContext, weighted_losses
+
+
+class FriendModel(nn.Module):
+    def __init__(self, backbone, heads: dict):
+        super().__init__()
+        self.backbone = backbone  # a peft model (LoRA) around the causal LM
+        self.heads = nn.ModuleDict(heads)
+
+    @property
+    def base(self):
+        return self.backbone.get_base_model()
+
+    def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.base.get_decoder()(input_ids=input_ids, attention_mask=attention_mask,
+                                      use_cache=False)
+        return out.last_hidden_state
+
+    def lm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.base.get_output_embeddings()(hidden)
+
+    def head_logits(self, name: str, hidden: torch.Tensor, prompt_lengths: torch.Tensor):
+        return self.heads[name](pool_last_prompt_token(hidden, prompt_lengths))
+
+    def forward(self, batch: dict, weights: tuple, denoms: dict):
+        hidden = self.hidden_states(batch["input_ids"], batch["attention_mask"])
+        return weighted_losses(LossContext(self, batch, hidden, denoms), weights)
+
+
+def build_heads(hidden_size: int, vocabs: dict, weights: dict, dropout: float) -> dict:
+    """Only heads whose loss weight is > 0 exist (an ablation removes the head itself)."""
+    heads = {}
+    for name, labels in vocabs.items():
+        if weights.get(name, 0) > 0:
+            if not labels:
+                raise ValueError(f"losses.{name} > 0 but the train data has no {name} labels")
+            heads[name] = HEAD_CLASSES[name](hidden_size, labels, dropout)
+    return heads
+
+
+def collate(examples: list[dict], pad_id: int, device=None) -> dict:
+    """Right-padded tensors; pads are masked out of attention and labels."""
+    width = max(len(e["input_ids"]) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for i, e in enumerate(examples):
+        n = len(e["input_ids"])
+        ids[i, :n] = torch.tensor(e["input_ids"])
+        labels[i, :n] = torch.tensor(e["labels"])
+        mask[i, :n] = 1
+    batch = {"input_ids": ids, "attention_mask": mask, "labels": labels,
+             "prompt_lengths": torch.tensor([e["prompt_length"] for e in examples]),
+             "emotion_labels": torch.tensor([e["emotion_label"] for e in examples]),
+             "strategy_labels": torch.tensor([e["strategy_label"] for e in examples])}
+    return {k: v.to(device) for k, v in batch.items()} if device is not None else batch

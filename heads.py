@@ -1,0 +1,94 @@
+"""Emotion and support-strategy heads on the last prompt token, masked CE, safetensors I/O.
+
+The heads read the backbone's final hidden state at `prompt_length - 1` (the last token the
+model sees before it starts the reply), never a target token, so under causal attention a
+head's prediction cannot depend on the reply it is trained alongside.
+
+    python main.py train --config config/cpu_smoke.json
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+IGNORE = -100
+HEAD_FILE = "heads.safetensors"
+
+
+class ClassificationHead(nn.Module):
+    """Dropout then one linear layer, in fp32 whatever the backbone's dtype."""
+
+    def __init__(self, hidden_size: int, labels: list[str], dropout: float = 0.1):
+        super().__init__()
+        if not labels:
+            raise ValueError("a head needs at least one label")
+        self.labels = list(labels)
+        self.dropout = nn.Dropout(dropout)
+        self.proj = nn.Linear(hidden_size, len(labels))
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.dropout(pooled.to(self.proj.weight.dtype)))
+
+
+class EmotionHead(ClassificationHead):
+    """GoEmotions classes (train vocabulary) for the user's feeling."""
+
+
+class StrategyHead(ClassificationHead):
+    """ESConv support strategy of the reply that follows the prompt."""
+
+
+HEAD_CLASSES = {"emotion": EmotionHead, "strategy": StrategyHead}
+
+
+def pool_last_prompt_token(hidden: torch.Tensor, prompt_lengths: torch.Tensor) -> torch.Tensor:
+    """hidden[b, prompt_length[b] - 1] for every row of a right-padded batch."""
+    rows = torch.arange(hidden.shape[0], device=hidden.device)
+    return hidden[rows, prompt_lengths.to(hidden.device) - 1]
+
+
+def masked_ce_sum(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Sum of CE over rows whose label is not -100, and how many rows that was."""
+    labels = labels.to(logits.device)
+    count = int((labels != IGNORE).sum())
+    loss = F.cross_entropy(logits.float(), labels, ignore_index=IGNORE, reduction="sum")
+    return loss, count
+
+
+def save_heads(heads: dict, path: str) -> None:
+    """All heads in one safetensors file; label names and sizes in its metadata."""
+    from safetensors.torch import save_file
+
+    tensors, meta = {}, {}
+    for name, head in heads.items():
+        for key, t in head.state_dict().items():
+            tensors[f"{name}.{key}"] = t.detach().cpu().contiguous()
+        meta[name] = json.dumps({"labels": head.labels, "hidden_size": head.proj.in_features})
+    save_file(tensors, path, metadata=meta)
+
+
+def load_heads(path: str, dropout: float = 0.0) -> dict:
+    """Rebuild the heads saved by save_heads (no pickle involved)."""
+    from safetensors import safe_open
+
+    heads = {}
+    with safe_open(path, framework="pt") as f:
+        meta = f.metadata() or {}
+        for name, info in meta.items():
+            spec = json.loads(info)
+            head = HEAD_CLASSES.get(name, ClassificationHead)(spec["hidden_size"], spec["labels"],
+                                                              dropout)
+            state = {k.split(".", 1)[1]: f.get_tensor(k) for k in f.keys()
+                     if k.startswith(name + ".")}
+            head.load_state_dict(state)
+            heads[name] = head
+    return heads
+
+
+def heads_in(folder: str) -> dict:
+    path = os.path.join(folder, HEAD_FILE)
+    return load_heads(path) if os.path.isfile(path) else {}

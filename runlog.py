@@ -1,0 +1,131 @@
+"""Run-folder bookkeeping: JSONL metrics, manifest, stage markers, the fixed console line.
+
+Every stage writes into artifacts/runs/<run_name>/: `config.json` (resolved config),
+`manifest.json` (git hash, package versions, device), `logs/*.jsonl` and one marker per
+finished stage under `completed/`.
+
+    python main.py train --config config/cpu_smoke.json
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+
+import torch
+
+PACKAGES = ("torch", "transformers", "peft", "accelerate", "datasets", "bitsandbytes",
+            "safetensors", "numpy", "gguf")
+
+
+def write_json_atomic(path: str, obj) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+def read_jsonl(path: str) -> list[dict]:
+    if not os.path.isfile(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+class JsonlLog:
+    """Append-only JSONL; `truncate_after(step)` drops rows a resumed run will redo."""
+
+    def __init__(self, path: str, enabled: bool = True):
+        self.path, self.enabled = path, enabled
+        if enabled:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+
+    def append(self, row: dict) -> None:
+        if self.enabled:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(row, default=float) + "\n")
+
+    def truncate_after(self, step: int) -> None:
+        if not self.enabled or not os.path.isfile(self.path):
+            return
+        rows = [r for r in read_jsonl(self.path) if r.get("step", 0) <= step]
+        tmp = self.path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r, default=float) + "\n" for r in rows)
+        os.replace(tmp, self.path)
+
+    def reset(self) -> None:
+        if self.enabled and os.path.isfile(self.path):
+            os.remove(self.path)
+
+
+def git_info() -> dict:
+    root = os.path.dirname(os.path.abspath(__file__))
+
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(git("status", "--porcelain"))}
+
+
+def package_versions() -> dict:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def device_info() -> dict:
+    info = {"platform": platform.platform(), "cpu_count": os.cpu_count(),
+            "cuda": torch.cuda.is_available()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["gpu_count"] = torch.cuda.device_count()
+    return info
+
+
+def write_manifest(run_dir: str, stage: str, extra: dict) -> None:
+    """One manifest per run; each stage adds its own section."""
+    path = os.path.join(run_dir, "manifest.json")
+    manifest = json.load(open(path, encoding="utf-8")) if os.path.isfile(path) else {}
+    manifest.update({"git": git_info(), "packages": package_versions(), "device": device_info()})
+    manifest.setdefault("stages", {})[stage] = {
+        "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **extra}
+    write_json_atomic(path, manifest)
+
+
+def marker_path(run_dir: str, stage: str) -> str:
+    return os.path.join(run_dir, "completed", stage)
+
+
+def mark_completed(run_dir: str, stage: str, info: dict) -> None:
+    write_json_atomic(marker_path(run_dir, stage), {
+        "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **info})
+
+
+def is_completed(run_dir: str, stage: str) -> bool:
+    return os.path.isfile(marker_path(run_dir, stage))
+
+
+def clear_completed(run_dir: str, stage: str) -> None:
+    if is_completed(run_dir, stage):
+        os.remove(marker_path(run_dir, stage))
+
+
+def format_train_line(step: int, max_steps: int, m: dict, terms: tuple) -> str:
+    """The fixed-format console line printed once per logging step."""
+    parts = [f"step {step:>6}/{max_steps}", f"loss {m['loss']:.4f}"]
+    parts += [f"{t} {m[t]:.4f}" if t in m else f"{t} -" for t in terms]
+    parts += [f"lr {m['lr']:.2e}", f"gnorm {m['grad_norm']:.3f}", f"{m['tokens_per_s']:.0f} tok/s",
+              f"{m['step_time']:.2f} s/step", f"skipped {m['nonfinite_total']}"]
+    return " | ".join(parts)
