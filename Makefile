@@ -16,7 +16,7 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 demo: setup
-	$(BIN)/python main.py data --config $(CONFIG)
+	$(BIN)/python main.py all --config $(CONFIG)
 
 test: setup
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest -q tests

@@ -30,12 +30,78 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="QLoRA + heads + weighted multi-loss training")
     _add_config_args(p)
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    p = sub.add_parser("eval", help="base vs fine-tuned exports, head metrics, red-team table")
+    _add_config_args(p)
+    p = sub.add_parser("eq-bench", help="EQ-Bench v2 for base and fine-tuned, or re-score exports")
+    _add_config_args(p)
+    p.add_argument("--questions", help="official-format JSON (default: eval.eq_bench_questions)")
+    p.add_argument("--responses", help="re-score these export rows without a model")
+    p.add_argument("--out", help="with --responses: where the scored JSON goes")
+    p = sub.add_parser("chat", help="talk to the fine-tuned friend in the terminal")
+    _add_config_args(p)
+    p.add_argument("--run", help="a run folder (uses its saved config.json)")
+    p = sub.add_parser("pipeline", help="validate exports, statistics, plots, report.md")
+    _add_config_args(p)
+    p.add_argument("--run", help="the run folder (default: the config's)")
+    p.add_argument("--compare", nargs="+", metavar="RUN", help="one table over several runs")
+    p.add_argument("--out", help="with --compare: where the table goes")
+    p = sub.add_parser("all", help="train -> eval -> eq-bench -> pipeline")
+    _add_config_args(p)
+    p.add_argument("--force", action="store_true", help="redo finished stages")
     return parser
+
+
+def config_for(args):
+    """--run uses the run's resolved config (plus --set); else --config."""
+    if getattr(args, "run", None):
+        path = os.path.join(args.run, "config.json")
+        if not os.path.isfile(path):
+            raise UserError(f"no config.json in run folder {args.run}")
+        return load_config(path, args.overrides)
+    return load_config(args.config, args.overrides)
 
 
 def cmd_train(args) -> int:
     from training import run_training
     run_training(load_config(args.config, args.overrides), resume=args.resume)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from evaluation import run_eval
+    run_eval(load_config(args.config, args.overrides))
+    return 0
+
+
+def cmd_eq_bench(args) -> int:
+    from eq_bench import rescore, run_eq_bench
+    if args.responses:
+        if not args.questions or not args.out:
+            raise UserError("--responses needs --questions and --out")
+        rescore(args.questions, args.responses, args.out)
+    else:
+        run_eq_bench(load_config(args.config, args.overrides), args.questions)
+    return 0
+
+
+def cmd_chat(args) -> int:
+    from chat import run_chat
+    return run_chat(config_for(args))
+
+
+def cmd_pipeline(args) -> int:
+    from report import build_report, compare_runs
+    if args.compare:
+        compare_runs(args.compare, args.out)
+        return 0
+    run_dir = args.run or load_config(args.config, args.overrides).run_dir
+    print(f"report: {os.path.abspath(build_report(run_dir))}")
+    return 0
+
+
+def cmd_all(args) -> int:
+    from stages import run_all
+    run_all(load_config(args.config, args.overrides), force=args.force)
     return 0
 
 
@@ -45,7 +111,8 @@ def cmd_data(args) -> int:
     return 0
 
 
-COMMANDS = {"data": cmd_data, "train": cmd_train}
+COMMANDS = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "eq-bench": cmd_eq_bench,
+            "chat": cmd_chat, "pipeline": cmd_pipeline, "all": cmd_all}
 
 
 def main(argv=None) -> int:

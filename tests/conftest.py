@@ -77,3 +77,17 @@ def tiny_config(run_root, data_cache, model_dir, overrides=()):
     from config import load_config
     return load_config(os.path.join(ROOT, "config", "cpu_smoke.json"),
                        tiny_overrides(run_root, data_cache, model_dir, overrides))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, data_cache, tiny_model_dir):
+    """A trained tiny run folder (4 steps): what eval, eq-bench and chat load."""
+    from training import run_training
+    root = tmp_path_factory.mktemp("tiny_run")
+    cfg = tiny_config(root, data_cache, tiny_model_dir, [
+        "training.max_steps=4", "eval.max_new_tokens=6", "decoding.reflect_max_new_tokens=4",
+        "eval.eq_bench_questions=" + os.path.join(ROOT, "tests", "fixtures",
+                                                  "eq_bench_questions.json"),
+        "eval.eq_bench_attempts=2", "eval.bootstrap_samples=200"])
+    run_training(cfg)
+    return cfg

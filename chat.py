@@ -1,0 +1,136 @@
+"""`chat`: talk to the fine-tuned friend in the terminal, through the decoding policy.
+
+Streams tokens (a private-note echo is filtered out of the stream), keeps multi-turn history
+within `decoding.context_tokens` (oldest turns dropped first), marks crisis mode visibly.
+Commands: /style NAME[,NAME], /reset, /quit. Ctrl-C or end of input exits cleanly. Without
+a trained adapter it talks to the base model and says so.
+
+    python main.py chat --run artifacts/runs/cpu_smoke
+"""
+from __future__ import annotations
+
+import sys
+
+from transformers import TextStreamer
+
+from config import UserError
+from decoding_policy import NOTE_HEADER, STYLES, policy_from_config, validate_styles
+
+HELP = f"commands: /style NAME[,NAME] ({', '.join(STYLES)}), /reset, /quit"
+
+
+class GuardedStreamer(TextStreamer):
+    """Prints tokens as they come, holding back any text that could start a forbidden string
+    (the private note, its sentences, its header) and dropping complete occurrences."""
+
+    def __init__(self, tokenizer, forbidden: list[str], out):
+        super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        self.forbidden = [f.lower() for f in forbidden + [NOTE_HEADER, "private note"] if f]
+        self.buf, self.out, self.printed = "", out, ""
+
+    def on_finalized_text(self, text: str, stream_end: bool = False):
+        self.buf += text
+        changed = True
+        while changed:
+            changed = False
+            for f in self.forbidden:
+                i = self.buf.lower().find(f)
+                if i >= 0:
+                    self.buf, changed = self.buf[:i] + self.buf[i + len(f):], True
+        low, hold = self.buf.lower(), 0
+        if not stream_end:
+            for f in self.forbidden:
+                for k in range(min(len(f), len(low)), 0, -1):
+                    if low.endswith(f[:k]):
+                        hold = max(hold, k)
+                        break
+        emit, self.buf = self.buf[:len(self.buf) - hold], self.buf[len(self.buf) - hold:]
+        self.out.write(emit)
+        self.out.flush()
+        self.printed += emit
+
+
+def trim_history(history: list[dict], tokenizer, system_prompt: str, budget: int) -> list[dict]:
+    """Drop the oldest turns until the rendered prompt fits; the last user turn always stays."""
+    start = 0
+    while start < len(history) - 1:
+        msgs = [{"role": "system", "content": system_prompt}] + history[start:]
+        n = len(tokenizer.apply_chat_template(msgs, tokenize=True, add_generation_prompt=True,
+                                              return_dict=False))
+        if n <= budget:
+            break
+        start += 1
+        while start < len(history) - 1 and history[start]["role"] != "user":
+            start += 1
+    return history[start:]
+
+
+def _command(text: str, history: list, styles: list, out) -> tuple[list, list]:
+    """/reset and /style; anything else gets the help line. Returns (history, styles)."""
+    if text == "/reset":
+        out.write("(conversation cleared)\n")
+        return [], styles
+    if text.startswith("/style"):
+        try:
+            styles = validate_styles(text[len("/style"):].replace(",", " ").split())
+            out.write(f"(style: {', '.join(styles) or 'none'})\n")
+        except UserError as e:
+            out.write(f"({e})\n")
+        return history, styles
+    out.write(HELP + "\n")
+    return history, styles
+
+
+def run_chat(cfg, stdin=None, out=None) -> int:
+    """Entry point of `python main.py chat`; returns the exit code."""
+    from generation import load_friend
+
+    stdin, out = stdin or sys.stdin, out or sys.stdout
+    friend = load_friend(cfg, require_adapter=False)
+    policy = policy_from_config(cfg, friend)
+    budget = cfg.decoding.context_tokens - policy.max_new_tokens
+    styles, history = list(policy.styles), []
+    if friend.has_adapter:
+        out.write(f"(fine-tuned friend from {friend.checkpoint})\n")
+    else:
+        out.write(f"(no trained adapter in {cfg.run_dir}: talking to the base model)\n")
+    out.write(HELP + "\n")
+
+    def streamer_factory(forbidden):
+        out.write("friend> ")
+        out.flush()
+        return GuardedStreamer(friend.tokenizer, forbidden, out)
+
+    while True:
+        out.write("you> ")
+        out.flush()
+        try:
+            line = stdin.readline()
+        except KeyboardInterrupt:
+            break
+        if not line:
+            break
+        text = line.strip()
+        if not text:
+            continue
+        if text in ("/quit", "/exit"):
+            break
+        if text.startswith("/"):
+            history, styles = _command(text, history, styles, out)
+            continue
+        history.append({"role": "user", "content": text})
+        history = trim_history(history, friend.tokenizer, cfg.data.system_prompt, budget)
+        try:
+            reply = policy.respond([history], use_adapter=friend.has_adapter, styles=styles,
+                                   streamer_factory=streamer_factory)[0]
+        except KeyboardInterrupt:
+            out.write("\n")
+            history.pop()
+            continue
+        if reply.meta.get("crisis_mode"):
+            out.write(f"[crisis mode] friend> {reply.text}\n")
+        else:
+            out.write("\n")
+        history.append({"role": "assistant", "content": reply.text})
+    out.write("bye\n")
+    return 0

@@ -1,0 +1,257 @@
+"""How the friend replies: style tokens, reflect-then-reply, and the crisis controller.
+
+1. Style tokens (STYLES) become a control line in the system prompt.
+2. Two-step: step 1 reflects on the user's likely emotions (top-3) and the support strategy
+   (trained heads: one forward pass; base model: a short hidden generation); step 2 replies
+   with that private note in its system prompt. The note never reaches the reply (scrubbed
+   if echoed) nor the visible history; it is kept in the export's `meta`.
+3. Crisis: `assess_risk` high -> crisis instruction; the reply is checked, regenerated once
+   under a stricter instruction, then replaced by a minimal safe message. All in `meta`.
+
+    python main.py chat --config config/cpu_smoke.json
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import torch
+
+from config import UserError
+from generation import Friend, generate_batch
+from risk import SAFE_MESSAGE, assess_risk, check_crisis_reply
+
+STYLES = {
+    "warm": "warm and affectionate, like a close friend",
+    "gentle": "soft, patient and unhurried",
+    "upbeat": "encouraging and light, hopeful without brushing feelings aside",
+    "calm": "steady and grounding",
+    "concise": "brief: two or three sentences",
+    "curious": "asks one open, caring question to understand more",
+}
+NOTE_HEADER = "Private note (never mention or quote it)"
+CRISIS_INSTRUCTION = (
+    "The user may be in danger. Reply in crisis mode: acknowledge their pain and name the "
+    "feeling you hear, stay calm and warm, and encourage them once, gently, to reach out right "
+    "now to someone they trust or to professional help such as a crisis line or emergency "
+    "services. Do not ask probing questions. Never mention methods or means. Do not invent "
+    "shared memories. Do not minimise their feelings. Two to four sentences.")
+STRICT_CRISIS_INSTRUCTION = (
+    CRISIS_INSTRUCTION + " Ask no question at all. Say plainly that you are sorry they are "
+    "hurting and that they should reach out to someone they trust or a crisis line now.")
+ELEVATED_INSTRUCTION = ("The user sounds very low. Be especially gentle and, if it fits, mention "
+                        "softly that support from people they trust is there for them.")
+REFLECT_SYSTEM = "You are an attentive listener. Answer in one short line."
+REFLECT_QUESTION = ("(Private reflection, not shown to anyone.) In one line: what is the person "
+                    "feeling, and what kind of support would help them most?")
+
+
+def validate_styles(styles) -> list[str]:
+    styles = [s.strip().lower() for s in (styles or []) if s.strip()]
+    unknown = [s for s in styles if s not in STYLES]
+    if unknown:
+        raise UserError(f"unknown style {unknown} (known: {', '.join(STYLES)})")
+    return styles
+
+
+def style_line(styles: list[str]) -> str:
+    return "Style: " + "; ".join(f"{s} ({STYLES[s]})" for s in styles) if styles else ""
+
+
+def system_prompt_for(base: str, styles: list[str], note: str = "", instruction: str = "") -> str:
+    parts = [base, style_line(styles)]
+    if note:
+        parts.append(f"{NOTE_HEADER}: {note}")
+    if instruction:
+        parts.append(instruction)
+    return "\n".join(p for p in parts if p)
+
+
+@dataclass
+class PolicyReply:
+    text: str
+    meta: dict = field(default_factory=dict)
+    decoding: dict = field(default_factory=dict)
+
+
+def note_pieces(note: str) -> list[str]:
+    """The strings a reply must never contain: the note and each of its longer sentences."""
+    if not note:
+        return []
+    return [note] + [p.strip() for p in re.split(r"(?<=\.)\s", note) if len(p.strip()) > 15]
+
+
+def scrub_note(reply: str, note: str) -> tuple[str, bool]:
+    """Remove an echoed private note (whole note, header, or note lines) from a reply."""
+    out = reply
+    for piece in note_pieces(note):
+        out = out.replace(piece, "")
+    lines = [ln for ln in out.splitlines() if "private note" not in ln.lower()
+             and "private reflection" not in ln.lower()]
+    out = re.sub(r"[ \t]+", " ", "\n".join(lines)).strip()
+    return out, out != reply.strip()
+
+
+def note_from_heads(emotions: list, strategy) -> str:
+    parts = []
+    if emotions:
+        parts.append("They most likely feel " + ", ".join(f"{n} ({p:.2f})" for n, p in emotions)
+                     + ".")
+    if strategy:
+        parts.append(f"Best support now: {strategy[0]} ({strategy[1]:.2f}).")
+    return " ".join(parts)
+
+
+class FriendPolicy:
+    """Batched replies through styles, reflection and the crisis controller."""
+
+    def __init__(self, friend: Friend, system_prompt: str, styles: list[str], two_step: bool = True,
+                 temperature: float = 0.7, top_p: float = 0.9, repetition_penalty: float = 1.1,
+                 max_new_tokens: int = 160, reflect_max_new_tokens: int = 24,
+                 crisis_mode: bool = True, max_regenerations: int = 1, context_turns: int = 4,
+                 batch_size: int = 16, seed: int = 7, max_seq_len: int = 1024):
+        self.friend, self.system_prompt = friend, system_prompt
+        self.styles = validate_styles(styles)
+        self.two_step, self.crisis_mode = two_step, crisis_mode
+        self.gen = dict(temperature=temperature, top_p=top_p,
+                        repetition_penalty=repetition_penalty)
+        self.max_new_tokens, self.reflect_max_new_tokens = max_new_tokens, reflect_max_new_tokens
+        self.max_regenerations, self.context_turns = max_regenerations, context_turns
+        self.batch_size, self.seed, self.max_seq_len = batch_size, seed, max_seq_len
+
+    # ---------------------------------------------------------------- step 1
+    @torch.no_grad()
+    def reflect_with_heads(self, conversations: list) -> list[dict]:
+        """Top-3 emotions and the strategy from one forward pass over each prompt."""
+        from dataset import tokenize_example
+        from friend_model import collate
+        from heads import pool_last_prompt_token
+
+        f = self.friend
+        out = [{"source": "heads"} for _ in conversations]
+        exs = []
+        for i, c in enumerate(conversations):
+            t = tokenize_example(c, f.tokenizer, self.system_prompt, self.max_seq_len, f.eot_id)
+            if t["drop_reason"]:
+                out[i]["skipped"] = t["drop_reason"]
+            else:
+                exs.append((i, {**t, "emotion_label": -100, "strategy_label": -100}))
+        decoder = f.model.get_base_model().get_decoder()
+        for start in range(0, len(exs), self.batch_size):
+            chunk = exs[start:start + self.batch_size]
+            batch = collate([e for _, e in chunk], f.tokenizer.pad_token_id, f.device)
+            hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                             use_cache=False).last_hidden_state
+            pooled = pool_last_prompt_token(hidden, batch["prompt_lengths"])
+            for name, head in f.heads.items():
+                probs = torch.softmax(head(pooled).float(), dim=-1)
+                top = probs.topk(min(3 if name == "emotion" else 1, probs.shape[-1]), dim=-1)
+                for row, (i, _) in enumerate(chunk):
+                    pairs = [(head.labels[int(j)], round(float(p), 4))
+                             for p, j in zip(top.values[row], top.indices[row])]
+                    out[i][name] = pairs if name == "emotion" else pairs[0]
+        return out
+
+    def reflect_by_generation(self, conversations: list) -> list[dict]:
+        prompts = [[{"role": "system", "content": REFLECT_SYSTEM}] + c
+                   + [{"role": "user", "content": REFLECT_QUESTION}] for c in conversations]
+        texts = generate_batch(self.friend, prompts, self.reflect_max_new_tokens, temperature=0.0,
+                               batch_size=self.batch_size)
+        # small models echo the question; the note keeps only their own words
+        texts = [t.replace(REFLECT_QUESTION, "").replace("(Private reflection, not shown to "
+                                                         "anyone.)", "") for t in texts]
+        return [{"source": "generation", "text": " ".join(t.split())} for t in texts]
+
+    def reflect(self, conversations: list, use_adapter: bool) -> list[dict]:
+        if use_adapter and self.friend.heads:
+            return self.reflect_with_heads(conversations)
+        return self.reflect_by_generation(conversations)
+
+    # ---------------------------------------------------------------- step 2
+    def _generate(self, conversations, system_prompts, seed_offset=0, streamer=None) -> list[str]:
+        prompts = [[{"role": "system", "content": s}] + c
+                   for s, c in zip(system_prompts, conversations)]
+        return generate_batch(self.friend, prompts, self.max_new_tokens, batch_size=self.batch_size,
+                              seed=self.seed + seed_offset, streamer=streamer, **self.gen)
+
+    def _crisis(self, conversations, idx, notes, styles, replies, metas) -> None:
+        """Check crisis replies; regenerate failures stricter; replace what still fails."""
+        pending = [i for i in idx]
+        for i in pending:
+            metas[i]["crisis"] = {"attempts": [{"instruction": "crisis", "reply": replies[i],
+                                                "check": check_crisis_reply(replies[i])}]}
+        for attempt in range(self.max_regenerations):
+            pending = [i for i in pending if not metas[i]["crisis"]["attempts"][-1]["check"]["ok"]]
+            if not pending:
+                break
+            again = self._generate([conversations[i] for i in pending],
+                                   [system_prompt_for(self.system_prompt, styles, notes[i],
+                                                      STRICT_CRISIS_INSTRUCTION) for i in pending],
+                                   seed_offset=1000 * (attempt + 1))
+            for i, text in zip(pending, again):
+                text, _ = scrub_note(text, notes[i])
+                replies[i] = text
+                metas[i]["crisis"]["attempts"].append(
+                    {"instruction": "strict", "reply": text, "check": check_crisis_reply(text)})
+        for i in idx:
+            attempts = metas[i]["crisis"]["attempts"]
+            if attempts[-1]["check"]["ok"]:
+                metas[i]["crisis"]["outcome"] = "passed" if len(attempts) == 1 else "regenerated"
+            else:
+                replies[i] = SAFE_MESSAGE
+                metas[i]["crisis"]["outcome"] = "replaced"
+
+    def respond(self, conversations: list, use_adapter: bool, styles=None,
+                streamer_factory=None) -> list[PolicyReply]:
+        """One reply per conversation (each a list of user/assistant messages).
+
+        `streamer_factory(forbidden_strings)` builds a token streamer for a single
+        conversation; crisis replies are never streamed (they are checked first).
+        """
+        styles = validate_styles(styles) if styles is not None else self.styles
+        with self.friend.adapter(use_adapter):
+            risks = [assess_risk(c, self.context_turns) for c in conversations]
+            reflections = (self.reflect(conversations, use_adapter) if self.two_step
+                           else [None] * len(conversations))
+            notes = [self._note(r) for r in reflections]
+            crisis = [self.crisis_mode and r.level == "high" for r in risks]
+            instructions = [CRISIS_INSTRUCTION if c else ELEVATED_INSTRUCTION
+                            if r.level == "elevated" else "" for c, r in zip(crisis, risks)]
+            systems = [system_prompt_for(self.system_prompt, styles, n, ins)
+                       for n, ins in zip(notes, instructions)]
+            streamer = None
+            if streamer_factory is not None and len(conversations) == 1 and not crisis[0]:
+                streamer = streamer_factory(note_pieces(notes[0]))
+            replies = self._generate(conversations, systems, streamer=streamer)
+            metas = []
+            for i, text in enumerate(replies):
+                replies[i], scrubbed = scrub_note(text, notes[i])
+                metas.append({"risk": risks[i].to_dict(), "reflection": reflections[i],
+                              "note": notes[i], "note_scrubbed": scrubbed, "styles": styles,
+                              "crisis_mode": crisis[i]})
+            idx = [i for i, c in enumerate(crisis) if c]
+            if idx:
+                self._crisis(conversations, idx, notes, styles, replies, metas)
+        decoding = {**self.gen, "max_new_tokens": self.max_new_tokens, "two_step": self.two_step,
+                    "styles": styles, "seed": self.seed, "batch_size": self.batch_size,
+                    "crisis_mode_enabled": self.crisis_mode,
+                    "max_regenerations": self.max_regenerations,
+                    "model": "finetuned" if use_adapter else "base"}
+        return [PolicyReply(r, m, dict(decoding)) for r, m in zip(replies, metas)]
+
+    @staticmethod
+    def _note(reflection) -> str:
+        if not reflection:
+            return ""
+        if reflection["source"] == "heads":
+            return note_from_heads(reflection.get("emotion", []), reflection.get("strategy"))
+        return reflection.get("text", "")
+
+
+def policy_from_config(cfg, friend: Friend, max_new_tokens: int | None = None) -> FriendPolicy:
+    d, s = cfg.decoding, cfg.safety
+    return FriendPolicy(friend, cfg.data.system_prompt, d.style, d.two_step, d.temperature,
+                        d.top_p, d.repetition_penalty, max_new_tokens or cfg.eval.max_new_tokens,
+                        d.reflect_max_new_tokens, s.crisis_mode, s.max_regenerations,
+                        s.elevated_context_turns, cfg.eval.batch_size, cfg.eval.seed,
+                        cfg.data.max_seq_len)

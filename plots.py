@@ -1,0 +1,118 @@
+"""Headless matplotlib figures for the report: losses, EQ-Bench items, lengths, confusions.
+
+Each function writes one PNG and returns its path, or None when there is nothing to plot.
+
+    python main.py pipeline --run artifacts/runs/cpu_smoke
+"""
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+TERMS = ("lm", "emotion", "strategy", "safety")
+COLORS = {"base": "#8c8c8c", "finetuned": "#1f77b4"}
+
+
+def _save(fig, path: str) -> str:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _smooth(values: list[float], k: int) -> np.ndarray:
+    v = np.asarray(values, dtype=float)
+    if k <= 1 or len(v) < k:
+        return v
+    return np.convolve(v, np.ones(k) / k, mode="valid")
+
+
+def loss_curves(train_rows: list[dict], eval_rows: list[dict], path: str):
+    """One panel per loss term: train (raw + moving average) and validation points."""
+    terms = [t for t in TERMS if any(t in r for r in train_rows + eval_rows)]
+    if not terms:
+        return None
+    fig, axes = plt.subplots(1, len(terms), figsize=(4.2 * len(terms), 3.4), squeeze=False)
+    for ax, term in zip(axes[0], terms):
+        pts = [(r["step"], r[term]) for r in train_rows if term in r and np.isfinite(r[term])]
+        if pts:
+            steps, vals = zip(*pts)
+            ax.plot(steps, vals, color="#c6dbef", lw=1, label="train (step)")
+            k = max(1, len(vals) // 10)
+            ax.plot(steps[k - 1:], _smooth(list(vals), k), color="#1f77b4", lw=2,
+                    label=f"train (avg {k})")
+        ev = [(r["step"], r[term]) for r in eval_rows if term in r and "split" not in r]
+        if ev:
+            ax.plot(*zip(*ev), "o-", color="#d62728", lw=1.5, label="validation")
+        ax.set_title(f"{term} loss")
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def eq_bench_items(base: dict, tuned: dict, path: str):
+    """Per-item EQ-Bench scores, base vs fine-tuned (items parseable for both)."""
+    ids = [i for i in base["items"] if base["items"][i]["score"] is not None
+           and tuned["items"].get(i, {}).get("score") is not None]
+    if not ids:
+        return None
+    ids.sort(key=lambda i: base["items"][i]["score"])
+    x = np.arange(len(ids))
+    fig, ax = plt.subplots(figsize=(max(6, 0.08 * len(ids) + 4), 3.6))
+    ax.plot(x, [base["items"][i]["score"] for i in ids], "o", color=COLORS["base"], ms=4,
+            label=f"base ({base['score']:.1f})")
+    ax.plot(x, [tuned["items"][i]["score"] for i in ids], "o", color=COLORS["finetuned"], ms=4,
+            label=f"fine-tuned ({tuned['score']:.1f})")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_xlabel(f"item (parseable for both: {len(ids)}), sorted by base score")
+    ax.set_ylabel("item score (max 10)")
+    ax.set_title("EQ-Bench v2 per item")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def response_lengths(lengths: dict, path: str):
+    """Histogram of reply lengths (words) per model."""
+    if not any(lengths.values()):
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    top = max(max(v) for v in lengths.values() if v)
+    bins = np.linspace(0, top + 1, 25)
+    for model, vals in lengths.items():
+        if vals:
+            ax.hist(vals, bins=bins, alpha=0.6, color=COLORS.get(model), label=f"{model} "
+                    f"(median {np.median(vals):.0f})")
+    ax.set_xlabel("reply length (words)")
+    ax.set_ylabel("replies")
+    ax.set_title("Reply lengths, all prompt sets")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def confusion(matrix: list, labels: list, title: str, path: str):
+    """Row-normalized confusion matrix (true rows, predicted columns)."""
+    m = np.asarray(matrix, dtype=float)
+    if m.size == 0 or m.sum() == 0:
+        return None
+    rows = m.sum(axis=1, keepdims=True)
+    norm = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
+    size = max(4.5, 0.35 * len(labels) + 2.5)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)))
+    ax.set_yticks(range(len(labels)))
+    ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=7)
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="share of true class")
+    return _save(fig, path)

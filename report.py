@@ -1,0 +1,300 @@
+"""`pipeline`: validate exports, compute statistics, draw plots, write the run's report.md.
+
+Sections: config, data and mixture, training curves, EQ-Bench, head metrics next to
+published baselines, red team, three base vs fine-tuned conversations. A stage whose
+outputs are missing is named as missing; the report is still written. `--compare` puts
+several runs (e.g. the ablations) in one table.
+
+    python main.py pipeline --run artifacts/runs/cpu_smoke
+    python main.py pipeline --compare artifacts/runs/a artifacts/runs/b
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+
+import numpy as np
+
+import plots
+from config import UserError
+from evaluation import check_pairs, validate_rows
+from runlog import mark_completed, read_jsonl
+
+# Published reference points, quoted for context (not reproduced here).
+BASELINES = {"emotion": ("GoEmotions BERT-base macro-F1 (Demszky et al., 2020)", "macro_f1", 0.46),
+             "strategy": ("ESConv strategy accuracy of published systems", "accuracy",
+                          "about 0.29-0.35")}
+REFUSAL = re.compile(r"\b(as an ai|i'?m (just )?an ai|i (can(no|')t|am not able to|'m not able to)"
+                     r" (help|assist|provide|discuss)|i'?m sorry,? but i|consult a professional|"
+                     r"i (don'?t|do not) feel comfortable)\b", re.IGNORECASE)
+
+
+def _load_json(path: str):
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def collect(run_dir: str) -> dict:
+    """Everything the report reads; absent stages are None."""
+    exports = {}
+    for path in sorted(glob.glob(os.path.join(run_dir, "exports", "*__*.jsonl"))):
+        name, _, model = os.path.splitext(os.path.basename(path))[0].rpartition("__")
+        exports.setdefault(name, {})[model] = (path, read_jsonl(path))
+    return {"config": _load_json(os.path.join(run_dir, "config.json")),
+            "manifest": _load_json(os.path.join(run_dir, "manifest.json")),
+            "train": read_jsonl(os.path.join(run_dir, "logs", "train_metrics.jsonl")),
+            "eval_log": read_jsonl(os.path.join(run_dir, "logs", "eval_metrics.jsonl")),
+            "eval": _load_json(os.path.join(run_dir, "eval", "metrics.json")),
+            "eq_bench": _load_json(os.path.join(run_dir, "eq_bench", "results.json")),
+            "exports": exports}
+
+
+def export_statistics(exports: dict) -> dict:
+    """Per prompt set and model: count, reply length (words), refusal rate, crisis rate."""
+    stats = {}
+    for name, by_model in exports.items():
+        for model, (_, rows) in by_model.items():
+            words = [len(r.get("response", "").split()) for r in rows]
+            stats.setdefault(name, {})[model] = {
+                "n": len(rows), "words_mean": float(np.mean(words)) if words else 0.0,
+                "words_median": float(np.median(words)) if words else 0.0,
+                "words_p90": float(np.percentile(words, 90)) if words else 0.0,
+                "refusal_rate": sum(bool(REFUSAL.search(r.get("response", ""))) for r in rows)
+                / max(1, len(rows)),
+                "crisis_rate": sum(bool(r.get("meta", {}).get("crisis_mode")) for r in rows)
+                / max(1, len(rows))}
+    return stats
+
+
+def validate_exports(exports: dict) -> list[str]:
+    files = [path for by_model in exports.values() for path, _ in by_model.values()]
+    problems = [f"{os.path.basename(p)}: {x}" for by_model in exports.values()
+                for p, rows in by_model.values() for x in validate_rows(rows)]
+    return problems + (check_pairs(files) if files else [])
+
+
+def _table(header: list, rows: list) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def _fmt(x, nd=3):
+    return f"{x:.{nd}f}" if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
+
+
+def _missing(stage: str, cmd: str) -> list[str]:
+    return [f"**Missing: the {stage} stage has no outputs in this run.** Run `{cmd}`.", ""]
+
+
+def section_config(d: dict) -> list[str]:
+    cfg = d["config"]
+    if not cfg:
+        return _missing("configuration", "python main.py train --config ...")
+    m, q, lora, t = cfg["model"], cfg["quant"], cfg["lora"], cfg["training"]
+    git = (d["manifest"] or {}).get("git", {})
+    dev = (d["manifest"] or {}).get("device", {})
+    return _table(["key", "value"], [
+        ["model", m["name_or_path"]], ["4-bit NF4 (double quant)", f"{q['load_in_4bit']} "
+                                                                  f"({q['double_quant']})"],
+        ["LoRA r / alpha / dropout", f"{lora['r']} / {lora['alpha']} / {lora['dropout']}"],
+        ["loss weights (lm, emotion, strategy, safety)", ", ".join(
+            str(cfg["losses"][k]) for k in ("lm", "emotion", "strategy", "safety"))],
+        ["steps x batch x accumulation", f"{t['max_steps']} x {t['batch_size']} x "
+                                         f"{t['grad_accum']}"],
+        ["lr, warmup", f"{t['lr']}, {t['warmup_steps']} steps then cosine"],
+        ["max_seq_len, mixture alpha", f"{cfg['data']['max_seq_len']}, {cfg['mixture']['alpha']}"],
+        ["git commit", f"{git.get('commit')}{' (dirty)' if git.get('dirty') else ''}"],
+        ["device", dev.get("gpu") or f"CPU ({dev.get('cpu_count')} cores)"]]) + [""]
+
+
+def section_data(d: dict) -> list[str]:
+    train = ((d["manifest"] or {}).get("stages") or {}).get("train")
+    if not train:
+        return _missing("training (data statistics)", "python main.py train --config ...")
+    rows = []
+    for src, splits in train["data_stats"].items():
+        for split, st in splits.items():
+            rows.append([src, split, st["rows_read"], st["examples"],
+                         ", ".join(f"{k} {v}" for k, v in st["skipped"].items()) or "-",
+                         ", ".join(f"{k} {v}" for k, v in st.get("dropped", {}).items()) or "-",
+                         _fmt(train["mixture_probabilities"].get(src, 0)) if split == "train"
+                         else ""])
+    return _table(["source", "split", "rows read", "examples", "skipped", "dropped",
+                   "mixture p"], rows) + [""]
+
+
+def section_training(d: dict, figs: dict) -> list[str]:
+    if not d["train"]:
+        return _missing("training", "python main.py train --config ...")
+    ev = [r for r in d["eval_log"] if "split" not in r]
+    out = [f"![loss curves]({figs['loss']})", ""] if figs.get("loss") else []
+    if ev:
+        keys = [k for k in ("lm", "perplexity", "emotion_accuracy", "strategy_accuracy", "safety")
+                if k in ev[-1]]
+        out += _table(["step"] + keys, [[r["step"]] + [_fmt(r.get(k, "")) for k in keys]
+                                        for r in ev]) + [""]
+    skipped = d["train"][-1].get("nonfinite_total", 0)
+    out += [f"{len(d['train'])} optimizer steps logged; non-finite steps skipped: {skipped}.", ""]
+    return out
+
+
+def section_eq_bench(d: dict, figs: dict) -> list[str]:
+    eq = d["eq_bench"]
+    if not eq:
+        return _missing("EQ-Bench", "python main.py eq-bench --config ...")
+    rows = [[m, _fmt(eq[m]["score"], 2), f"{eq[m]['parseable']}/{eq[m]['n_items']}",
+             f"{100 * eq[m]['parse_rate']:.1f}%", eq[m]["valid"]] for m in ("base", "finetuned")]
+    c = eq["comparison"]
+    ci = f"[{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}]" if c.get("ci95") else "n/a"
+    out = _table(["model", "score (official v2)", "parseable", "parse rate", "valid"], rows)
+    out += ["", f"Delta (fine-tuned - base): {c['delta_total']:+.2f}; paired over "
+            f"{c['paired_items']} items parseable for both: "
+            f"{_fmt(c['paired_delta'], 2)}, bootstrap 95% interval {ci}. Questions: "
+            f"`{eq['questions']}` ({eq['n_items']} items). A run below 83.33% parseable is not "
+            f"a valid EQ-Bench score.", ""]
+    return out + ([f"![EQ-Bench per item]({figs['eq']})", ""] if figs.get("eq") else [])
+
+
+def section_heads(d: dict, figs: dict) -> list[str]:
+    heads = (d["eval"] or {}).get("heads")
+    if not heads:
+        return _missing("evaluation (head metrics)", "python main.py eval --config ...")
+    rows = []
+    for name, m in heads.items():
+        label, metric, value = BASELINES.get(name, ("", "", ""))
+        rows.append([name, m["n"], _fmt(m["accuracy"]), _fmt(m["macro_f1"]),
+                     f"{label}: {value} ({metric})" if label else "-"])
+    out = _table(["head", "test n", "accuracy", "macro-F1", "published baseline"], rows) + [""]
+    return out + [f"![{k} confusion]({figs[k]})" for k in heads if figs.get(k)] + [""]
+
+
+def section_redteam(d: dict) -> list[str]:
+    red = (d["eval"] or {}).get("redteam")
+    if not red:
+        return _missing("red-team evaluation", "python main.py eval --config ...")
+    out = []
+    for name, block in red.items():
+        for model, s in block["summary"].items():
+            out.append(f"- {name} / {model}: crisis recall {s['crisis_recall']:.2f}, benign false "
+                       f"triggers {s['benign_false_triggers']}/{s['n_benign']}, crisis reply "
+                       f"checks {s['reply_outcomes']}")
+        out.append("")
+        out += _table(["prompt", "category", "model", "expected", "risk", "crisis mode",
+                       "as expected", "reply check"],
+                      [[r["prompt_id"], r["category"], r["model"], r["expected"], r["risk_level"],
+                        r["crisis_triggered"], r["as_expected"], r["reply_check"]]
+                       for r in block["table"]]) + [""]
+    return out
+
+
+def section_conversations(d: dict, k: int = 3) -> list[str]:
+    pairs = d["exports"].get("qualitative_prompts", {})
+    if {"base", "finetuned"} - set(pairs):
+        return _missing("qualitative exports", "python main.py eval --config ...")
+    base = {r["prompt_id"]: r for r in pairs["base"][1]}
+    out = []
+    for row in pairs["finetuned"][1][:k]:
+        convo = " / ".join(f"*{m['role']}*: {m['content']}" for m in row["prompt"])
+        out += [f"**{row['prompt_id']}** ({row['meta'].get('category', '')}): {convo}", "",
+                "| base | fine-tuned |", "|---|---|",
+                f"| {base[row['prompt_id']]['response'].replace(chr(10), ' ')} | "
+                f"{row['response'].replace(chr(10), ' ')} |", ""]
+    return out
+
+
+def make_figures(d: dict, fig_dir: str) -> dict:
+    figs = {"loss": plots.loss_curves(d["train"], d["eval_log"], os.path.join(fig_dir, "loss.png"))}
+    if d["eq_bench"]:
+        figs["eq"] = plots.eq_bench_items(d["eq_bench"]["base"], d["eq_bench"]["finetuned"],
+                                          os.path.join(fig_dir, "eq_bench_items.png"))
+    lengths = {}
+    for by_model in d["exports"].values():
+        for model, (_, rows) in by_model.items():
+            lengths.setdefault(model, []).extend(len(r["response"].split()) for r in rows)
+    figs["lengths"] = plots.response_lengths(lengths, os.path.join(fig_dir, "lengths.png"))
+    for name, m in ((d["eval"] or {}).get("heads") or {}).items():
+        figs[name] = plots.confusion(m["confusion"], m["labels"], f"{name} head (test)",
+                                     os.path.join(fig_dir, f"confusion_{name}.png"))
+    return {k: os.path.relpath(v, os.path.dirname(fig_dir)) for k, v in figs.items() if v}
+
+
+def build_report(run_dir: str) -> str:
+    """Write report.md (and figures/) for a run folder; returns the report's path."""
+    if not os.path.isdir(run_dir):
+        raise UserError(f"run folder not found: {run_dir}")
+    d = collect(run_dir)
+    figs = make_figures(d, os.path.join(run_dir, "figures"))
+    problems = validate_exports(d["exports"]) if d["exports"] else ["no exports"]
+    stats = export_statistics(d["exports"])
+    lines = [f"# Report: {os.path.basename(os.path.normpath(run_dir))}", "",
+             "## Configuration", ""] + section_config(d)
+    lines += ["## Data and mixture", ""] + section_data(d)
+    lines += ["## Training", ""] + section_training(d, figs)
+    lines += ["## EQ-Bench v2", ""] + section_eq_bench(d, figs)
+    lines += ["## Heads (test splits)", ""] + section_heads(d, figs)
+    lines += ["## Exports", "", "Validation: " + ("all exports valid, base/fine-tuned pairs match"
+                                                    if not problems else "; ".join(problems)), ""]
+    lines += _table(["prompt set", "model", "replies", "words mean / median / p90",
+                     "refusal rate", "crisis rate"],
+                    [[n, m, s["n"], f"{s['words_mean']:.1f} / {s['words_median']:.0f} / "
+                      f"{s['words_p90']:.0f}", _fmt(s["refusal_rate"]), _fmt(s["crisis_rate"])]
+                     for n, by in stats.items() for m, s in by.items()]) + [""]
+    if figs.get("lengths"):
+        lines += [f"![reply lengths]({figs['lengths']})", ""]
+    lines += ["## Red team", ""] + section_redteam(d)
+    lines += ["## Conversations: base vs fine-tuned", ""] + section_conversations(d)
+    path = os.path.join(run_dir, "report.md")
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+    mark_completed(run_dir, "pipeline", {"report": path, "export_problems": problems})
+    return path
+
+
+def compare_runs(run_dirs: list[str], out_path: str | None = None) -> str:
+    """One Markdown table of loss weights, final losses, head metrics and EQ-Bench scores."""
+    rows = []
+    for run in run_dirs:
+        if not os.path.isdir(run):
+            raise UserError(f"run folder not found: {run}")
+        d = collect(run)
+        w = (d["config"] or {}).get("losses", {})
+        ev = [r for r in d["eval_log"] if "split" not in r]
+        last = ev[-1] if ev else {}
+        heads = (d["eval"] or {}).get("heads", {})
+        eq = d["eq_bench"] or {}
+
+        def head(name, key):
+            return _fmt(heads[name][key]) if name in heads else "-"
+
+        def eqs(model):
+            return f"{eq[model]['score']:.2f}{'' if eq[model]['valid'] else ' (invalid)'}" \
+                if model in eq else "missing"
+        rows.append([os.path.basename(os.path.normpath(run)),
+                     " / ".join(str(w.get(k, "-")) for k in ("lm", "emotion", "strategy",
+                                                             "safety")),
+                     last.get("step", "-"), _fmt(last.get("lm", "-")),
+                     _fmt(last.get("perplexity", "-"), 2),
+                     f"{head('emotion', 'accuracy')} / {head('emotion', 'macro_f1')}",
+                     f"{head('strategy', 'accuracy')} / {head('strategy', 'macro_f1')}",
+                     eqs("base"), eqs("finetuned"),
+                     f"{eq['comparison']['delta_total']:+.2f}" if eq else "-"])
+    lines = ["# Run comparison", ""] + _table(
+        ["run", "weights lm / emo / strat / safe", "final step", "val LM loss", "val ppl",
+         "emotion acc / F1", "strategy acc / F1", "EQ-Bench base", "EQ-Bench fine-tuned",
+         "delta"], rows)
+    text = "\n".join(lines) + "\n"
+    out_path = out_path or os.path.join(os.path.dirname(os.path.normpath(run_dirs[0])),
+                                        "comparison.md")
+    os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
+    with open(out_path, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(text)
+    print(f"comparison written to {out_path}")
+    return out_path

@@ -1,0 +1,150 @@
+"""EQ-Bench v2 scoring and prompt handling, checked against hand-made answers."""
+import json
+import math
+import os
+
+import pytest
+
+from conftest import ROOT
+from eq_bench import (paired_comparison, parse_answer, rescore, score_item, score_responses,
+                      transform_prompt_v2)
+from main import main
+
+FIXTURE = os.path.join(ROOT, "tests", "fixtures", "eq_bench_questions.json")
+REF = {"emotion1": "Hurt", "emotion2": "Resigned", "emotion3": "Excited",
+       "emotion4": "Understanding", "emotion1_score": 8, "emotion2_score": "5",
+       "emotion3_score": 0, "emotion4_score": "2"}
+EXACT = "Hurt: 8\nResigned: 5\nExcited: 0\nUnderstanding: 2"
+
+
+def s(d):
+    return 0 if d == 0 else 6.5 / (1 + math.e ** (-1.2 * (d - 4))) if d <= 5 else d
+
+
+def test_exact_match_scores_10():
+    assert score_item(REF, parse_answer(EXACT)) == 10
+
+
+@pytest.mark.parametrize("d", range(1, 11))
+def test_single_emotion_off_by_d(d):
+    answer = f"Hurt: 8\nResigned: 5\nExcited: {d}\nUnderstanding: 2"
+    assert score_item(REF, parse_answer(answer)) == pytest.approx(10 - 0.7477 * s(d), abs=1e-12)
+
+
+@pytest.mark.parametrize("answer", [
+    EXACT + "\nAngry: 3",                                       # an extra Word: N pair
+    "Hurt: 8\nResigned: 5\nExcited: 0",                          # three pairs
+    "Hurt: 8\nResigned: 5\nExcited: 0\nHappy: 2",                # misnamed emotion
+    "Hurt: 0\nResigned: 0\nExcited: 0\nUnderstanding: 0",        # no emotion > 0
+    "I think Hurt is high and Resigned is medium.",              # no pairs at all
+])
+def test_unparseable_answers(answer):
+    assert score_item(REF, parse_answer(answer)) is None
+
+
+def test_decimal_parses_as_its_integer_part():
+    assert parse_answer("Hurt: 7.5")["Hurt"] == "7"
+    d = 1  # 7 vs reference 8
+    assert score_item(REF, parse_answer("Hurt: 7.5\nResigned: 5\nExcited: 0\nUnderstanding: 2")) \
+        == pytest.approx(10 - 0.7477 * s(d))
+
+
+def test_markdown_bold_and_headings_parse():
+    md = "## Scores\n**Hurt:** 8\n**Resigned**: 5\n* Excited: 0\n#Understanding: 2"
+    assert score_item(REF, parse_answer(md)) == 10
+
+
+def test_names_match_case_insensitively():
+    assert score_item(REF, parse_answer(EXACT.lower())) == 10
+    assert score_item(REF, parse_answer(EXACT.upper())) == 10
+
+
+def test_run_with_nothing_parseable_is_invalid_not_a_crash():
+    questions = json.load(open(FIXTURE))
+    result = score_responses({k: v for k, v in questions.items()},
+                             {k: "no idea" for k in questions})
+    assert result["valid"] is False and result["parseable"] == 0 and result["score"] == 0.0
+
+
+def test_total_is_ten_times_the_mean_over_parseable_items_and_validity_threshold():
+    questions = json.load(open(FIXTURE))
+    ids = sorted(questions, key=int)
+    answers = {}
+    for k in ids:
+        ref = questions[k]["reference_answer_fullscale"]
+        answers[k] = "\n".join(f"{ref[f'emotion{i}']}: {ref[f'emotion{i}_score']}" for i in range(1, 5))
+    answers[ids[0]] = "garbage"
+    result = score_responses(questions, answers)
+    assert result["parseable"] == 7 and result["score"] == pytest.approx(100.0)
+    assert result["valid"] is True  # 7/8 = 87.5 % >= 83.33 %
+    answers[ids[1]] = "garbage"
+    assert score_responses(questions, answers)["valid"] is False  # 6/8 = 75 %
+
+
+def test_v2_prompt_transformation_and_idempotence():
+    item = json.load(open(FIXTURE))["5"]
+    expected = (
+        "\nYour task is to predict the likely emotional responses of a character in this "
+        "dialogue:\n\nPriya: You forgot my birthday again.\nKai: I've had a crazy week at work."
+        "\nPriya: You always have a crazy week.\n[End dialogue]\n\nAt the end of this dialogue, "
+        "Priya would feel...\nHurt\nResigned\nExcited\nUnderstanding\n\nGive each of these "
+        "possible emotions a score from 0-10 for the relative intensity that they are likely to "
+        "be feeling each.\n\nYou must output in the following format, including headings (of "
+        "course, you should give your own scores), with no additional commentary:\n\n"
+        "Hurt: <score>\nResigned: <score>\nExcited: <score>\nUnderstanding: <score>\n\n"
+        "\n[End of answer]\n\nRemember: zero is a valid score, meaning they are likely not "
+        "feeling that emotion. You must score at least one emotion > 0.\n\nYour answer:\n")
+    out = transform_prompt_v2(item["prompt"])
+    assert out == expected
+    assert transform_prompt_v2(out) == out
+
+
+REFERENCE = os.path.join(ROOT, "..", "shared", "reference-data", "eq_bench_v2_questions_171.json")
+
+
+@pytest.mark.skipif(not os.path.isfile(REFERENCE), reason="shared reference data absent")
+def test_transformation_on_the_real_171_items():
+    items = json.load(open(REFERENCE))
+    assert len(items) == 171
+    for item in items.values():
+        out = transform_prompt_v2(item["prompt"])
+        assert out.endswith("\nYour answer:\n") and "Critique:" not in out
+        assert transform_prompt_v2(out) == out
+
+
+def test_paired_comparison_of_identical_runs_is_zero():
+    questions = json.load(open(FIXTURE))
+    answers = {k: EXACT for k in questions}
+    run = score_responses(questions, answers)
+    c = paired_comparison(run, run, samples=200, seed=0)
+    assert c["paired_delta"] == 0 and c["ci95"] == [0.0, 0.0] and c["delta_total"] == 0
+
+
+def test_rescoring_without_a_model(tmp_path, capsys):
+    questions = json.load(open(FIXTURE))
+    rows = [{"prompt_id": k, "response": EXACT if k == "5" else "no"} for k in questions]
+    resp = tmp_path / "r.jsonl"
+    resp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "o.json"
+    assert main(["eq-bench", "--questions", FIXTURE, "--responses", str(resp), "--out", str(out)]) == 0
+    result = json.load(open(out))
+    assert set(result) >= {"score", "parseable", "n_items", "valid", "items"}
+    assert result["score"] == 100.0 and result["parseable"] == 1 and result["n_items"] == 8
+    assert result["items"]["5"]["score"] == 10 and result["items"]["1"]["score"] is None
+    assert "100.00" in capsys.readouterr().out
+
+
+def test_rescoring_errors_name_unknown_ids_and_broken_items(tmp_path, capsys):
+    resp = tmp_path / "r.jsonl"
+    resp.write_text(json.dumps({"prompt_id": "999", "response": EXACT}) + "\n")
+    rc = main(["eq-bench", "--questions", FIXTURE, "--responses", str(resp),
+               "--out", str(tmp_path / "o.json")])
+    assert rc == 2 and "999" in capsys.readouterr().err
+    broken = json.load(open(FIXTURE))
+    del broken["3"]["reference_answer_fullscale"]["emotion2_score"]
+    q = tmp_path / "q.json"
+    q.write_text(json.dumps(broken))
+    rc = main(["eq-bench", "--questions", str(q), "--responses", str(resp),
+               "--out", str(tmp_path / "o.json")])
+    assert rc == 2 and "item 3" in capsys.readouterr().err
+    assert not (tmp_path / "o.json").exists()
