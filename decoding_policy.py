@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 
 from config import UserError
-from generation import Friend, generate_batch
+from generation import Friend, generate_batch, last_prompt_hidden
 from risk import SAFE_MESSAGE, assess_risk, check_crisis_reply
 
 STYLES = {
@@ -125,7 +125,6 @@ class FriendPolicy:
         """Top-3 emotions and the strategy from one forward pass over each prompt."""
         from dataset import tokenize_example
         from friend_model import collate
-        from heads import pool_last_prompt_token
 
         f = self.friend
         out = [{"source": "heads"} for _ in conversations]
@@ -136,13 +135,10 @@ class FriendPolicy:
                 out[i]["skipped"] = t["drop_reason"]
             else:
                 exs.append((i, {**t, "emotion_label": -100, "strategy_label": -100}))
-        decoder = f.model.get_base_model().get_decoder()
         for start in range(0, len(exs), self.batch_size):
             chunk = exs[start:start + self.batch_size]
-            batch = collate([e for _, e in chunk], f.tokenizer.pad_token_id, f.device)
-            hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                             use_cache=False).last_hidden_state
-            pooled = pool_last_prompt_token(hidden, batch["prompt_lengths"])
+            pooled = last_prompt_hidden(f, collate([e for _, e in chunk], f.tokenizer.pad_token_id,
+                                                   f.device))
             for name, head in f.heads.items():
                 probs = torch.softmax(head(pooled).float(), dim=-1)
                 top = probs.topk(min(3 if name == "emotion" else 1, probs.shape[-1]), dim=-1)

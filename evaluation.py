@@ -130,10 +130,10 @@ def classification_metrics(y_true: list[int], y_pred: list[int], labels: list[st
 def head_metrics(friend, test_splits: dict, batch_size: int, max_examples: int = 0) -> dict:
     """GoEmotions emotion and ESConv strategy metrics on single-label test examples."""
     from friend_model import collate
+    from generation import last_prompt_hidden
 
     out = {}
     with friend.adapter(True):
-        decoder = friend.model.get_base_model().get_decoder()
         for name, head in friend.heads.items():
             key = f"{name}_label"
             rows = [r for ds in test_splits.values() for r in ds if r[key] != IGNORE]
@@ -142,10 +142,7 @@ def head_metrics(friend, test_splits: dict, batch_size: int, max_examples: int =
             for start in range(0, len(rows), batch_size):
                 b = collate(rows[start:start + batch_size], friend.tokenizer.pad_token_id,
                             friend.device)
-                h = decoder(input_ids=b["input_ids"], attention_mask=b["attention_mask"],
-                            use_cache=False).last_hidden_state
-                pooled = h[torch.arange(h.shape[0], device=h.device), b["prompt_lengths"] - 1]
-                preds += head(pooled).argmax(-1).tolist()
+                preds += head(last_prompt_hidden(friend, b)).argmax(-1).tolist()
             out[name] = classification_metrics([r[key] for r in rows], preds, head.labels)
     return out
 

@@ -75,6 +75,17 @@ def load_friend(cfg, require_adapter: bool = True, checkpoint: str | None = None
     return Friend(model, tok, heads, end_of_turn_id(tok), ckpt is not None, ckpt)
 
 
+@torch.no_grad()
+def last_prompt_hidden(friend: Friend, batch: dict) -> torch.Tensor:
+    """Final hidden state at each row's last prompt token (what the heads read)."""
+    from heads import pool_last_prompt_token
+
+    decoder = friend.model.get_base_model().get_decoder()
+    hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                     use_cache=False).last_hidden_state
+    return pool_last_prompt_token(hidden, batch["prompt_lengths"])
+
+
 def render_prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
     return list(tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
                                               return_dict=False))

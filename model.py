@@ -11,8 +11,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import shutil
-import tempfile
 
 import torch
 
@@ -39,19 +37,16 @@ def _smollm2_package_dir() -> str:
 
 
 def embedded_smollm2_dir(cache_dir: str) -> str:
-    """Converted SmolLM2 folder; the ~15 s GGUF de-quantization happens once (atomic)."""
-    target = os.path.join(cache_dir, "smollm2-135m-instruct")
-    if os.path.isfile(os.path.join(target, "config.json")):
-        return target
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """Converted SmolLM2 folder; the ~15 s GGUF de-quantization happens once."""
+    from cache import build_once
 
-    pkg = _smollm2_package_dir()
-    if not os.path.isfile(os.path.join(pkg, SMOLLM2_GGUF)):
-        raise ModelError(f"GGUF file missing: {os.path.join(pkg, SMOLLM2_GGUF)}")
-    log.info("converting embedded SmolLM2 GGUF once into %s", target)
-    os.makedirs(cache_dir, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".smollm2-", dir=cache_dir)
-    try:
+    def convert(tmp: str) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        pkg = _smollm2_package_dir()
+        if not os.path.isfile(os.path.join(pkg, SMOLLM2_GGUF)):
+            raise ModelError(f"GGUF file missing: {os.path.join(pkg, SMOLLM2_GGUF)}")
+        log.info("converting embedded SmolLM2 GGUF once into %s", cache_dir)
         tok = AutoTokenizer.from_pretrained(pkg, gguf_file=SMOLLM2_GGUF)
         model = AutoModelForCausalLM.from_pretrained(pkg, gguf_file=SMOLLM2_GGUF,
                                                      dtype=torch.float32)
@@ -60,13 +55,8 @@ def embedded_smollm2_dir(cache_dir: str) -> str:
         model.config.__dict__.pop("quantization_config", None)
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
-        os.replace(tmp, target)
-    except OSError:
-        if not os.path.isfile(os.path.join(target, "config.json")):
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+
+    return build_once(os.path.join(cache_dir, "smollm2-135m-instruct"), "config.json", convert)
 
 
 def _looks_local(path: str) -> bool:

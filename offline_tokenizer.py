@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
 
 QWEN25_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
                   r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
@@ -104,21 +102,10 @@ def _convert(ranks_path: str):
 
 
 def qwen25_tokenizer_dir(cache_dir: str) -> str:
-    """Folder holding the converted tokenizer; built (atomically) on first use."""
-    target = os.path.join(cache_dir, "qwen2.5-tokenizer")
-    if os.path.isfile(os.path.join(target, "tokenizer.json")):
-        return target
-    os.makedirs(cache_dir, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".qwen2.5-tokenizer-", dir=cache_dir)
-    try:
-        _convert(qwen_ranks_file()).save_pretrained(tmp)
-        os.replace(tmp, target)
-    except OSError:
-        if not os.path.isfile(os.path.join(target, "tokenizer.json")):
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    """Folder holding the converted tokenizer; built once on first use."""
+    from cache import build_once
+    return build_once(os.path.join(cache_dir, "qwen2.5-tokenizer"), "tokenizer.json",
+                      lambda tmp: _convert(qwen_ranks_file()).save_pretrained(tmp))
 
 
 def load_qwen25_tokenizer(cache_dir: str = "artifacts/cache"):

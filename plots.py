@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 TERMS = ("lm", "emotion", "strategy", "safety")
@@ -65,11 +66,13 @@ def eq_bench_items(base: dict, tuned: dict, path: str):
         return None
     ids.sort(key=lambda i: base["items"][i]["score"])
     x = np.arange(len(ids))
+    b = [base["items"][i]["score"] for i in ids]
+    t = [tuned["items"][i]["score"] for i in ids]
     fig, ax = plt.subplots(figsize=(max(6, 0.08 * len(ids) + 4), 3.6))
-    ax.plot(x, [base["items"][i]["score"] for i in ids], "o", color=COLORS["base"], ms=4,
-            label=f"base ({base['score']:.1f})")
-    ax.plot(x, [tuned["items"][i]["score"] for i in ids], "o", color=COLORS["finetuned"], ms=4,
-            label=f"fine-tuned ({tuned['score']:.1f})")
+    ax.vlines(x, b, t, color="#bbbbbb", lw=0.8)  # each item's change
+    ax.plot(x, b, "o", mfc="none", color=COLORS["base"], ms=6, label=f"base ({base['score']:.1f})")
+    ax.plot(x, t, "x", color=COLORS["finetuned"], ms=6, label=f"fine-tuned ({tuned['score']:.1f})")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.axhline(0, color="k", lw=0.5)
     ax.set_xlabel(f"item (parseable for both: {len(ids)}), sorted by base score")
     ax.set_ylabel("item score (max 10)")
