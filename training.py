@@ -105,6 +105,26 @@ def evaluate(model: FriendModel, splits: dict, pad_id: int, batch_size: int, max
     return out
 
 
+def forward_backward(model, micro: list, weights: tuple, denoms: dict, accelerator):
+    """Forward + backward over one step's micro-batches, gradients synced on the last only.
+
+    Returns (summed loss terms, finite). A non-finite total on any process stops the step on
+    every process (they agree through a max-reduce), before its backward.
+    """
+    terms_sum = {}
+    for k, batch in enumerate(micro):
+        sync = contextlib.nullcontext() if k == len(micro) - 1 else accelerator.no_sync(model)
+        with sync:
+            total, terms = model(batch, weights, denoms)
+            bad = torch.tensor([float(not torch.isfinite(total))], device=accelerator.device)
+            if float(accelerator.reduce(bad, reduction="max")) > 0:
+                return terms_sum, False
+            accelerator.backward(total * accelerator.num_processes)  # DDP averages; we want sums
+        for name, v in terms.items():
+            terms_sum[name] = terms_sum.get(name, 0.0) + float(v.detach())
+    return terms_sum, True
+
+
 def _reduce_sum(accelerator, values: dict) -> dict:
     if accelerator.num_processes == 1:
         return values
@@ -221,18 +241,7 @@ def run_training(cfg, resume: bool = False) -> dict:
                          accelerator.device) for k in range(t_cfg.grad_accum)]
         micro = [b for b in micro if b["input_ids"].numel()]
         denoms = _reduce_sum(accelerator, denominators(micro))
-        terms_sum, finite = {}, True
-        for k, batch in enumerate(micro):
-            sync = contextlib.nullcontext() if k == len(micro) - 1 else accelerator.no_sync(model)
-            with sync:
-                total, terms = model(batch, weights, denoms)
-                bad = torch.tensor([float(not torch.isfinite(total))], device=accelerator.device)
-                if float(accelerator.reduce(bad, reduction="max")) > 0:  # all processes agree
-                    finite = False
-                    break
-                accelerator.backward(total * world)  # DDP averages grads; we want the sum
-            for name, v in terms.items():
-                terms_sum[name] = terms_sum.get(name, 0.0) + float(v.detach())
+        terms_sum, finite = forward_backward(model, micro, weights, denoms, accelerator)
         grad_norm = float("nan")
         if finite:
             state["consecutive_nonfinite"] = 0
