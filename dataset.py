@@ -11,6 +11,7 @@ token. Both steps are cached by explicit fingerprints, so a second run is a cach
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -184,6 +185,7 @@ def canonicalize_batch(batch: dict, source: str, emotion_mapping: str) -> dict:
 
 
 # ------------------------------------------------------------------ loading
+@functools.lru_cache(maxsize=1)
 def _code_version() -> str:
     with open(__file__, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()[:16]

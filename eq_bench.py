@@ -210,8 +210,9 @@ def answer_items(friend, questions: dict, use_adapter: bool, attempts: int, batc
     return out
 
 
-def run_eq_bench(cfg, questions_source: str | None = None) -> dict:
-    """Entry point of `python main.py eq-bench --config ...`: base and fine-tuned."""
+def run_eq_bench(cfg, questions_source: str | None = None, friend=None) -> dict:
+    """Entry point of `python main.py eq-bench --config ...`: base and fine-tuned
+    (`friend`: an already loaded model to reuse)."""
     from evaluation import export_path, write_jsonl_atomic
     from generation import load_friend
     from runlog import mark_completed, write_json_atomic, write_manifest
@@ -222,7 +223,7 @@ def run_eq_bench(cfg, questions_source: str | None = None) -> dict:
     if e.eq_bench_max_items:
         questions = dict(sorted(questions.items(), key=lambda kv: int(kv[0])
                                 if kv[0].isdigit() else 0)[:e.eq_bench_max_items])
-    friend = load_friend(cfg, require_adapter=True)
+    friend = friend or load_friend(cfg, require_adapter=True)
     results = {"questions": source, "n_items": len(questions), "checkpoint": friend.checkpoint}
     decoding = {"max_new_tokens": COMPLETION_TOKENS, "temperature": FIRST_TEMPERATURE,
                 "retry_temperature_step": RETRY_STEP, "attempts": e.eq_bench_attempts,

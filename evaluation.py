@@ -181,14 +181,14 @@ def redteam_summary(table: list[dict]) -> dict:
 
 
 # ------------------------------------------------------------------ entry
-def run_eval(cfg) -> dict:
-    """Entry point of `python main.py eval`."""
+def run_eval(cfg, friend=None) -> dict:
+    """Entry point of `python main.py eval` (`friend`: an already loaded model to reuse)."""
     from data_summary import prepare_from_config
     from decoding_policy import policy_from_config
     from generation import load_friend
 
     sets = {set_name(p): load_prompt_set(p) for p in cfg.eval.prompt_sets}
-    friend = load_friend(cfg, require_adapter=True)
+    friend = friend or load_friend(cfg, require_adapter=True)
     policy = policy_from_config(cfg, friend)
     run_dir, exports = cfg.run_dir, {}
     for name, rows in sets.items():

@@ -53,8 +53,16 @@ def run_all(cfg, force: bool = False) -> str:
     from training import run_training
 
     run_dir = cfg.run_dir
+    loaded = {}
+
+    def friend():  # eval and eq-bench share one model load
+        if "friend" not in loaded:
+            from generation import load_friend
+            loaded["friend"] = load_friend(cfg, require_adapter=True)
+        return loaded["friend"]
     actions = {"train": lambda: run_training(cfg, resume=latest_checkpoint(run_dir) is not None),
-               "eval": lambda: run_eval(cfg), "eq-bench": lambda: run_eq_bench(cfg),
+               "eval": lambda: run_eval(cfg, friend()),
+               "eq-bench": lambda: run_eq_bench(cfg, friend=friend()),
                "pipeline": lambda: build_report(run_dir)}
     if force:
         for stage in STAGES:

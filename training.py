@@ -67,7 +67,8 @@ def evaluate(model: FriendModel, splits: dict, pad_id: int, batch_size: int, max
     correct = {"emotion": 0, "strategy": 0}
     w = dict(zip(LOSS_NAMES, weights, strict=True))
     for ds in splits.values():
-        order = sorted(range(len(ds)), key=lambda i: ds[i]["length"])
+        lengths = ds["length"]  # one column read, not every full row
+        order = sorted(range(len(ds)), key=lengths.__getitem__)
         chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
         for chunk in chunks[:max_batches or None]:
             batch = collate([ds[i] for i in chunk], pad_id, device)
