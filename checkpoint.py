@@ -22,6 +22,7 @@ import torch
 from heads import HEAD_FILE, load_heads, save_heads
 
 STEP_DIR = re.compile(r"^step_(\d{6,})$")
+SCALER_FILE = "scaler.pt"
 
 
 def checkpoint_root(run_dir: str) -> str:
@@ -71,7 +72,11 @@ def _write_json(path: str, obj) -> None:
 
 def save_checkpoint(run_dir: str, step: int, model, optimizer, scheduler, sampler_state: dict,
                     trainer_state: dict, accelerator, keep: int = 2) -> str:
-    """Write step_NNNNNN atomically; every process contributes its RNG file."""
+    """Write step_NNNNNN atomically; every process contributes its RNG file.
+
+    With fp16 the GradScaler's scale and growth tracker are saved too (scaler.pt): without
+    them a resumed run restarts the loss scale at 65536 and skips different steps.
+    """
     root = checkpoint_root(run_dir)
     final = os.path.join(root, f"step_{step:06d}")
     tmp = os.path.join(root, f".tmp-step_{step:06d}")
@@ -86,6 +91,7 @@ def save_checkpoint(run_dir: str, step: int, model, optimizer, scheduler, sample
             save_heads(dict(model.heads.items()), os.path.join(tmp, HEAD_FILE))
         torch.save(optimizer.state_dict(), os.path.join(tmp, "optimizer.pt"))
         torch.save(scheduler.state_dict(), os.path.join(tmp, "scheduler.pt"))
+        save_scaler(getattr(accelerator, "scaler", None), tmp)
         _write_json(os.path.join(tmp, "sampler.json"), sampler_state)
         # trainer_state.json last: its presence marks a complete folder
         _write_json(os.path.join(tmp, "trainer_state.json"), {**trainer_state, "step": step})
@@ -100,8 +106,27 @@ def save_checkpoint(run_dir: str, step: int, model, optimizer, scheduler, sample
     return final
 
 
-def load_checkpoint(path: str, model, optimizer, scheduler, process_index: int = 0) -> tuple:
-    """Restore weights, optimizer, scheduler and this process's RNG; returns
+def save_scaler(scaler, folder: str) -> None:
+    if scaler is not None:
+        torch.save(scaler.state_dict(), os.path.join(folder, SCALER_FILE))
+
+
+def load_scaler(scaler, folder: str) -> None:
+    """Restore the fp16 loss scale; a checkpoint and a run must agree on having one."""
+    path = os.path.join(folder, SCALER_FILE)
+    if scaler is None and os.path.isfile(path):
+        raise ValueError(f"{folder} was saved with an fp16 GradScaler, but this run has none "
+                         "(training.mixed_precision differs from the checkpoint's)")
+    if scaler is not None:
+        if not os.path.isfile(path):
+            raise ValueError(f"{folder} has no {SCALER_FILE}, but this run uses fp16 "
+                             "(training.mixed_precision differs from the checkpoint's)")
+        scaler.load_state_dict(torch.load(path, weights_only=True))
+
+
+def load_checkpoint(path: str, model, optimizer, scheduler, process_index: int = 0,
+                    scaler=None) -> tuple:
+    """Restore weights, optimizer, scheduler, loss scaler and this process's RNG; returns
     (sampler_state, trainer_state)."""
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
@@ -118,6 +143,7 @@ def load_checkpoint(path: str, model, optimizer, scheduler, process_index: int =
             head.load_state_dict(saved[name].state_dict())
     optimizer.load_state_dict(torch.load(os.path.join(path, "optimizer.pt"), weights_only=True))
     scheduler.load_state_dict(torch.load(os.path.join(path, "scheduler.pt"), weights_only=True))
+    load_scaler(scaler, path)
     rng_file = os.path.join(path, f"rng_rank{process_index}.json")
     if os.path.isfile(rng_file):
         with open(rng_file, encoding="utf-8") as f:

@@ -37,11 +37,11 @@ class ModelConfig:
 
 @dataclass
 class QuantConfig:
-    load_in_4bit: bool = True  # QLoRA: NF4 base weights on CUDA
-    quant_type: str = "nf4"  # bitsandbytes 4-bit type
+    load_in_4bit: bool = True  # QLoRA: NF4 base weights (on the CPU too, slowly, with a warning)
+    quant_type: str = "nf4"  # bitsandbytes 4-bit type: nf4 | fp4
     double_quant: bool = True  # quantize the quantization constants too (~0.4 bit/param saved)
-    compute_dtype: str = "bfloat16"  # dtype of the de-quantized matmuls
-    allow_cpu_fallback: bool = False  # without CUDA: full precision with a warning instead of an error
+    compute_dtype: str = "bfloat16"  # de-quantized matmuls and the residual stream: bfloat16 | float16 | float32
+    allow_cpu_fallback: bool = False  # without CUDA: full precision instead of slow CPU NF4
 
 
 @dataclass
@@ -330,9 +330,32 @@ def load_config(path: Optional[str] = None, overrides: Optional[list[str]] = Non
     return cfg
 
 
+DTYPE_NAMES = ("float32", "bfloat16", "float16")
+# accelerate's autocast dtype for each mixed-precision setting
+AUTOCAST_DTYPE = {"bf16": "bfloat16", "fp16": "float16"}
+
+
+def _precision_ok(cfg: Config) -> bool:
+    """A 4-bit model computes in quant.compute_dtype; autocast to another dtype would mix
+    the two inside every layer (fp16 autocast over bf16 weights overflows, for one)."""
+    mp = cfg.training.mixed_precision
+    return not cfg.quant.load_in_4bit or mp not in AUTOCAST_DTYPE or \
+        AUTOCAST_DTYPE[mp] == cfg.quant.compute_dtype
+
+
 def validate(cfg: Config, where: str = "") -> None:
     """Value checks that types alone cannot express."""
     checks = [
+        (cfg.model.dtype in ("auto", *DTYPE_NAMES), "model.dtype",
+         f"must be one of auto, {', '.join(DTYPE_NAMES)} (got {cfg.model.dtype!r})"),
+        (cfg.quant.compute_dtype in DTYPE_NAMES, "quant.compute_dtype",
+         f"must be one of {', '.join(DTYPE_NAMES)} (got {cfg.quant.compute_dtype!r})"),
+        (cfg.quant.quant_type in ("nf4", "fp4"), "quant.quant_type",
+         f"must be nf4 or fp4 (got {cfg.quant.quant_type!r})"),
+        (_precision_ok(cfg), "training.mixed_precision",
+         f"'{cfg.training.mixed_precision}' cannot run a 4-bit model computing in "
+         f"quant.compute_dtype={cfg.quant.compute_dtype!r}: use 'no' or the matching setting "
+         f"({', '.join(f'{k} for {v}' for k, v in AUTOCAST_DTYPE.items())})"),
         (0 < cfg.mixture.alpha <= 1, "mixture.alpha", "must be in (0, 1]"),
         (cfg.data.max_seq_len >= 16, "data.max_seq_len", "must be >= 16"),
         (cfg.training.batch_size >= 1, "training.batch_size", "must be >= 1"),

@@ -114,7 +114,13 @@ def canonicalize_ed(row: dict, emotion_mapping: str = "none") -> list[dict]:
 
 
 def canonicalize_esconv(row: dict, emotion_mapping: str = "none") -> list[dict]:
-    """One ESConv conversation -> one example per supporter turn that has a strategy."""
+    """One ESConv conversation -> one example per supporter turn that has a strategy.
+
+    The prompt of a supporter turn is everything before it, supporter turns included: about
+    half of ESConv's conversations open with the supporter. A supporter turn before any seeker
+    turn answers nothing, so it is no example; it is returned as a skip record
+    ("opening_supporter_turn") so that kept + skipped adds up to the annotated turns.
+    """
     try:
         conv = json.loads(row.get("text") or "")
     except (json.JSONDecodeError, TypeError):
@@ -138,11 +144,12 @@ def canonicalize_esconv(row: dict, emotion_mapping: str = "none") -> list[dict]:
             continue
         history = [{"role": r, "content": t} for r, t, _ in messages[:i]]
         if not any(m["role"] == "user" for m in history):
-            continue  # an opening greeting answers nothing: no prompt to condition on
+            examples.append(dict(_example("esconv", []), skip_reason="opening_supporter_turn"))
+            continue
         examples.append(_example("esconv", history + [{"role": "assistant", "content": text}],
                                  strategy=strategy))
     if not examples:
-        raise SkipRow("no_supporter_turn_with_history")
+        raise SkipRow("no_supporter_turn_with_strategy")
     return examples
 
 
@@ -254,8 +261,9 @@ def tokenize_example(messages: list[dict], tokenizer, system_prompt: str, max_se
                      eot_id: int) -> dict:
     """Chat-template tokens with labels: prompt -100, reply + end-of-turn supervised.
 
-    Over-long examples lose their oldest turns (the remaining history restarts at a user
-    turn); when even the last user turn plus the reply cannot fit, `drop_reason` is set.
+    Over-long examples lose their oldest turns (a cut history restarts at a user turn; an
+    uncut one keeps its opening, supporter turns included); when even the last user turn plus
+    the reply cannot fit, `drop_reason` is set.
     """
     if messages and messages[-1]["role"] == "assistant":
         history, target = messages[:-1], messages[-1]["content"]
@@ -263,7 +271,7 @@ def tokenize_example(messages: list[dict], tokenizer, system_prompt: str, max_se
     else:
         history, target_ids = messages, []
     system = [{"role": "system", "content": system_prompt}]
-    starts = [i for i, m in enumerate(history) if m["role"] == "user"] or [0]
+    starts = [0] + [i for i, m in enumerate(history) if i > 0 and m["role"] == "user"]
     prompt_ids, truncated = None, 0
     for start in starts:
         ids = tokenizer.apply_chat_template(system + history[start:], tokenize=True,

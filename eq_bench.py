@@ -252,5 +252,5 @@ def run_eq_bench(cfg, questions_source: str | None = None, friend=None) -> dict:
           f"{c['paired_items']} items {pd}, 95% CI {ci}")
     write_json_atomic(os.path.join(cfg.run_dir, "eq_bench", "results.json"), results)
     write_manifest(cfg.run_dir, "eq-bench", {"questions": source, "n_items": len(questions)})
-    mark_completed(cfg.run_dir, "eq-bench", {"questions": source})
+    mark_completed(cfg.run_dir, "eq-bench", {"questions": source}, cfg)
     return results

@@ -227,5 +227,5 @@ def run_eval(cfg, friend=None) -> dict:
                   f"benign false triggers {s['benign_false_triggers']}/{s['n_benign']}, "
                   f"reply checks {s['reply_outcomes']}")
     write_manifest(run_dir, "eval", {"checkpoint": friend.checkpoint, "prompt_sets": list(sets)})
-    mark_completed(run_dir, "eval", {"checkpoint": friend.checkpoint})
+    mark_completed(run_dir, "eval", {"checkpoint": friend.checkpoint}, cfg)
     return metrics

@@ -31,7 +31,9 @@ class FriendModel(nn.Module):
         return out.last_hidden_state
 
     def lm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.base.get_output_embeddings()(hidden)
+        """LM-head logits in the head's own dtype; the loss terms upcast them to fp32."""
+        head = self.base.get_output_embeddings()
+        return head(hidden.to(head.weight.dtype))
 
     def head_logits(self, name: str, hidden: torch.Tensor, prompt_lengths: torch.Tensor):
         return self.heads[name](pool_last_prompt_token(hidden, prompt_lengths))

@@ -26,6 +26,11 @@ def temperature_probs(sizes: dict[str, int], alpha: float) -> dict[str, float]:
     return {k: w / total for k, w in weights.items()}
 
 
+def source_permutation(seed: int, source_id: int, epoch: int, n: int) -> np.ndarray:
+    """The order of one source's examples in one epoch: a pure function of its arguments."""
+    return np.random.Generator(np.random.PCG64([seed, source_id, epoch])).permutation(n)
+
+
 class MixtureSampler:
     """Yields batches of (source, index) pairs; `lengths[source][index]` is a token count."""
 
@@ -35,7 +40,7 @@ class MixtureSampler:
         self.sources = sorted(self.lengths)
         self.probs = temperature_probs({k: len(v) for k, v in self.lengths.items()}, alpha)
         self._p = np.array([self.probs[s] for s in self.sources])
-        self.seed, self.batch_size = seed, batch_size
+        self.seed, self.alpha, self.batch_size = seed, alpha, batch_size
         self.group_by_length, self.megabatch_factor = group_by_length, max(1, megabatch_factor)
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.epoch = {s: 0 for s in self.sources}
@@ -43,14 +48,16 @@ class MixtureSampler:
         self.pending: list[list[list]] = []
         self._perm_cache: dict = {}
 
-    # ---- per-source order: a permutation derived from (seed, source, epoch), never stored
+    # ---- per-source order: a permutation derived from (seed, source, epoch), never stored.
+    # One cached permutation per source: draws interleave the sources, and a single shared
+    # slot rebuilt a 40k-element permutation on almost every draw.
     def _perm(self, source: str) -> np.ndarray:
-        key = (source, self.epoch[source])
-        if key not in self._perm_cache:
-            sid = self.sources.index(source)
-            gen = np.random.Generator(np.random.PCG64([self.seed, sid, self.epoch[source]]))
-            self._perm_cache = {key: gen.permutation(len(self.lengths[source]))}
-        return self._perm_cache[key]
+        epoch, cached = self.epoch[source], self._perm_cache.get(source)
+        if cached is None or cached[0] != epoch:
+            perm = source_permutation(self.seed, self.sources.index(source), epoch,
+                                      len(self.lengths[source]))
+            cached = self._perm_cache[source] = (epoch, perm)
+        return cached[1]
 
     def _next_index(self, source: str) -> int:
         if self.pos[source] >= len(self.lengths[source]):
@@ -81,16 +88,22 @@ class MixtureSampler:
     def state_dict(self) -> dict:
         return {"rng": copy.deepcopy(self.rng.bit_generator.state), "epoch": dict(self.epoch),
                 "pos": dict(self.pos), "pending": copy.deepcopy(self.pending),
-                "sources": list(self.sources), "seed": self.seed, "batch_size": self.batch_size}
+                "sources": list(self.sources), "seed": self.seed, "alpha": self.alpha,
+                "batch_size": self.batch_size}
 
     def load_state_dict(self, state: dict) -> None:
+        """Continue a saved stream exactly; a stream saved under other settings is refused
+        (adopting the saved seed or alpha silently would make the config a false record)."""
         if state["sources"] != self.sources or state["batch_size"] != self.batch_size:
             raise ValueError("sampler state was saved for other sources or batch size: "
                              f"{state['sources']} x {state['batch_size']}")
+        changed = [f"mixture.{k} (saved {state[k]}, now {getattr(self, k)})"
+                   for k in ("seed", "alpha") if k in state and state[k] != getattr(self, k)]
+        if changed:
+            raise ValueError("sampler state was saved with other settings: " + ", ".join(changed))
         self.rng.bit_generator.state = copy.deepcopy(state["rng"])
         self.epoch, self.pos = dict(state["epoch"]), dict(state["pos"])
         self.pending = copy.deepcopy(state["pending"])
-        self.seed = state["seed"]
         self._perm_cache = {}
 
 

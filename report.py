@@ -223,10 +223,29 @@ def make_figures(d: dict, fig_dir: str) -> dict:
     return {k: os.path.relpath(v, os.path.dirname(fig_dir)) for k, v in figs.items() if v}
 
 
-def build_report(run_dir: str) -> str:
-    """Write report.md (and figures/) for a run folder; returns the report's path."""
+def _saved_config(run_dir: str):
+    from config import ConfigError, config_from_dict
+
+    path = os.path.join(run_dir, "config.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return config_from_dict(json.load(f))
+    except FileNotFoundError:
+        raise UserError(f"{run_dir} is not a run folder: it has no config.json "
+                        "(run `python main.py train` first)") from None
+    except (ValueError, ConfigError) as e:
+        raise UserError(f"{path}: unreadable run config ({e})") from None
+
+
+def build_report(run_dir: str, cfg=None) -> str:
+    """Write report.md (and figures/) for a run folder; returns the report's path.
+
+    `cfg` is the config the pipeline ran under (its fingerprint goes into the stage marker);
+    without it, the run's saved config.json.
+    """
     if not os.path.isdir(run_dir):
         raise UserError(f"run folder not found: {run_dir}")
+    cfg = cfg or _saved_config(run_dir)
     d = collect(run_dir)
     figs = make_figures(d, os.path.join(run_dir, "figures"))
     problems = validate_exports(d["exports"]) if d["exports"] else ["no exports"]
@@ -253,7 +272,7 @@ def build_report(run_dir: str) -> str:
     with open(tmp, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
     os.replace(tmp, path)
-    mark_completed(run_dir, "pipeline", {"report": path, "export_problems": problems})
+    mark_completed(run_dir, "pipeline", {"report": path, "export_problems": problems}, cfg)
     return path
 
 

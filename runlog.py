@@ -9,6 +9,7 @@ finished stage under `completed/`.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -17,6 +18,14 @@ import subprocess
 
 import torch
 
+STAGES = ("train", "eval", "eq-bench", "pipeline")
+# config sections whose change invalidates a stage's outputs (and those of the stages after it)
+DEPENDS = {"train": ("model", "quant", "lora", "data", "mixture", "losses", "training"),
+           "eval": ("eval", "decoding", "safety"), "eq-bench": ("eval",), "pipeline": ()}
+# settings that steer a job, not its result: they may differ between the jobs of one run
+JOB_CONTROL = {"training": ("stop_after", "log_every", "save_every", "keep_checkpoints",
+                            "eval_every"),
+               "model": ("cache_dir",), "data": ("cache_dir",)}
 PACKAGES = ("torch", "transformers", "peft", "accelerate", "datasets", "bitsandbytes",
             "safetensors", "numpy", "gguf")
 
@@ -104,17 +113,49 @@ def write_manifest(run_dir: str, stage: str, extra: dict) -> None:
     write_json_atomic(path, manifest)
 
 
+def result_settings(cfg) -> dict:
+    """The resolved config without its job-control settings (JOB_CONTROL)."""
+    from config import to_dict
+
+    d = to_dict(cfg)
+    for section, keys in JOB_CONTROL.items():
+        for key in keys:
+            d[section].pop(key, None)
+    return d
+
+
+def stage_fingerprint(cfg, stage: str) -> str:
+    """Hash of every setting that shapes `stage`'s outputs, its upstream stages' included."""
+    d = result_settings(cfg)
+    sections = [s for st in STAGES[:STAGES.index(stage) + 1] for s in DEPENDS[st]]
+    blob = json.dumps({s: d[s] for s in sections}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
 def marker_path(run_dir: str, stage: str) -> str:
     return os.path.join(run_dir, "completed", stage)
 
 
-def mark_completed(run_dir: str, stage: str, info: dict) -> None:
+def mark_completed(run_dir: str, stage: str, info: dict, cfg) -> None:
+    """Stage marker carrying the config fingerprint, so `all` can tell what is still valid,
+    whichever command (a stage alone, or `all`) finished the stage."""
     write_json_atomic(marker_path(run_dir, stage), {
-        "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **info})
+        "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "fingerprint": stage_fingerprint(cfg, stage), **info})
+
+
+def read_marker(run_dir: str, stage: str):
+    """The marker's content, or None when absent or unreadable (a torn write is no marker)."""
+    try:
+        with open(marker_path(run_dir, stage), encoding="utf-8") as f:
+            info = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
 
 
 def is_completed(run_dir: str, stage: str) -> bool:
-    return os.path.isfile(marker_path(run_dir, stage))
+    return read_marker(run_dir, stage) is not None
 
 
 def clear_completed(run_dir: str, stage: str) -> None:

@@ -1,52 +1,51 @@
 """`all`: train -> eval -> eq-bench -> pipeline, skipping finished stages, resuming training.
 
 A stage with a `completed/<stage>` marker is skipped unless --force, provided the config
-sections it depends on are unchanged. A changed evaluation setting reruns eval and what
-follows; a changed training setting is an error (pick another output.run_name, or --force
-on an emptied run folder). An interrupted training run resumes from its last checkpoint.
+sections it depends on are unchanged (the marker carries their fingerprint, whichever command
+finished the stage). A changed evaluation setting reruns eval and what follows; a changed
+training setting is an error (pick another output.run_name). An interrupted training run
+resumes from its last checkpoint; `training.stop_after` ends this job after that many steps,
+and the next `all` continues.
 
     python main.py all --config config/cpu_smoke.json
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 
 from checkpoint import latest_checkpoint
-from config import UserError, to_dict
-from runlog import clear_completed, is_completed, marker_path
-
-STAGES = ("train", "eval", "eq-bench", "pipeline")
-# config sections whose change invalidates a stage's outputs
-DEPENDS = {"train": ("model", "quant", "lora", "data", "mixture", "losses", "training"),
-           "eval": ("eval", "decoding", "safety"), "eq-bench": ("eval",), "pipeline": ()}
+from config import UserError
+from runlog import STAGES, clear_completed, is_completed, read_marker, stage_fingerprint
 
 
-def stage_fingerprint(cfg, stage: str) -> str:
-    d = to_dict(cfg)
-    sections = [s for st in STAGES[:STAGES.index(stage) + 1] for s in DEPENDS[st]]
-    blob = json.dumps({s: d[s] for s in sections}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+def _check_force(run_dir: str) -> None:
+    """--force redoes evaluation stages; it never silently retrains over checkpoints."""
+    if latest_checkpoint(run_dir) and not is_completed(run_dir, "train"):
+        return  # an unfinished run: --force resumes it like a plain `all`
+    if latest_checkpoint(run_dir):
+        print(f"[all] --force: keeping the finished training in {run_dir}; eval, eq-bench and "
+              "pipeline run again (remove the folder or choose another output.run_name to "
+              "retrain)")
 
 
-def _stored_fingerprint(run_dir: str, stage: str):
-    with open(marker_path(run_dir, stage), encoding="utf-8") as f:
-        return json.load(f).get("fingerprint")
+def _is_current(run_dir: str, stage: str, fp: str) -> bool:
+    """True when the stage finished under these settings; a changed training is an error."""
+    marker = read_marker(run_dir, stage)
+    if marker is None:
+        return False
+    if marker.get("fingerprint") == fp:
+        return True
+    if stage == "train":
+        raise UserError(f"{run_dir}: stage 'train' was completed with a different config; "
+                        "choose another output.run_name to train with these settings")
+    print(f"[all] {stage}: config changed since it ran, running again")
+    return False
 
 
-def _stamp(run_dir: str, stage: str, fp: str) -> None:
-    path = marker_path(run_dir, stage)
-    with open(path, encoding="utf-8") as f:
-        info = json.load(f)
-    info["fingerprint"] = fp
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(info, f, indent=2)
-
-
-def run_all(cfg, force: bool = False) -> str:
-    """Entry point of `python main.py all`; returns the report path."""
+def run_all(cfg, force: bool = False) -> str | None:
+    """Entry point of `python main.py all`; returns the report path (None if training stopped
+    early on `training.stop_after`)."""
     from eq_bench import run_eq_bench
     from evaluation import run_eval
     from report import build_report
@@ -63,29 +62,25 @@ def run_all(cfg, force: bool = False) -> str:
     actions = {"train": lambda: run_training(cfg, resume=latest_checkpoint(run_dir) is not None),
                "eval": lambda: run_eval(cfg, friend()),
                "eq-bench": lambda: run_eq_bench(cfg, friend=friend()),
-               "pipeline": lambda: build_report(run_dir)}
+               "pipeline": lambda: build_report(run_dir, cfg)}
     if force:
-        for stage in STAGES:
-            clear_completed(run_dir, stage)
+        _check_force(run_dir)
     upstream_ran = False
     for stage in STAGES:
         fp = stage_fingerprint(cfg, stage)
-        if is_completed(run_dir, stage) and not upstream_ran:
-            stored = _stored_fingerprint(run_dir, stage)
-            if stored == fp:
-                print(f"[all] {stage}: already completed, skipped")
-                continue
-            if stage == "train":
-                raise UserError(f"{run_dir}: stage 'train' was completed with a different config;"
-                                f" rerun with --force or choose another output.run_name")
-            print(f"[all] {stage}: config changed since it ran, running again")
-        if stage == "train" and force and latest_checkpoint(run_dir):
-            raise UserError(f"--force: {run_dir} already holds checkpoints; remove the folder or "
-                            f"choose another output.run_name to train from scratch")
+        redo = force and stage != "train"
+        if not upstream_ran and not redo and _is_current(run_dir, stage, fp):
+            print(f"[all] {stage}: already completed, skipped")
+            continue
+        if redo:
+            clear_completed(run_dir, stage)
         t0 = time.perf_counter()
         print(f"[all] {stage}: running")
         actions[stage]()
-        _stamp(run_dir, stage, fp)
+        if not is_completed(run_dir, stage):  # only training can stop short (stop_after)
+            print(f"[all] {stage}: stopped before the end (training.stop_after); run `all` "
+                  "again to continue")
+            return None
         upstream_ran = True
         print(f"[all] {stage}: done in {time.perf_counter() - t0:.1f} s")
     report = os.path.join(run_dir, "report.md")

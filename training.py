@@ -126,6 +126,39 @@ def forward_backward(model, micro: list, weights: tuple, denoms: dict, accelerat
     return terms_sum, True
 
 
+def train_step(model, micro: list, weights: tuple, params: list, optimizer, accelerator,
+               max_grad_norm: float) -> tuple:
+    """One optimizer step over one step's micro-batches, exactly as the loop runs it (and as
+    scripts/bench_gpu.py times it). Returns (summed terms, finite, grad norm, denominators)."""
+    denoms = _reduce_sum(accelerator, denominators(micro))
+    terms_sum, finite = forward_backward(model, micro, weights, denoms, accelerator)
+    grad_norm = float("nan")
+    if finite:
+        grad_norm = float(accelerator.clip_grad_norm_(params, max_grad_norm))
+        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return terms_sum, finite, grad_norm, denoms
+
+
+def make_accelerator(mixed_precision: str):
+    """accelerate with the config's precision; cpu=True without CUDA lets a torchrun-style
+    launch form a gloo (MULTI_CPU) group.
+
+    accelerate keeps one process-wide AcceleratorState and refuses a second Accelerator
+    with another precision; a second run in the same process (a notebook, the test suite)
+    drops that state first. The distributed part (PartialState) is kept.
+    """
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    if AcceleratorState._shared_state.get("_mixed_precision", mixed_precision) != mixed_precision:
+        AcceleratorState._reset_state(reset_partial_state=False)
+
+    return Accelerator(mixed_precision=mixed_precision, cpu=not torch.cuda.is_available(),
+                       kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=False)])
+
+
 def _reduce_sum(accelerator, values: dict) -> dict:
     if accelerator.num_processes == 1:
         return values
@@ -162,18 +195,13 @@ def _lr(optimizer) -> float:
 
 def run_training(cfg, resume: bool = False) -> dict:
     """Entry point of `python main.py train`: returns the final eval metrics."""
-    from accelerate import Accelerator
-    from accelerate.utils import DistributedDataParallelKwargs
     from transformers import get_cosine_schedule_with_warmup
 
     from data_summary import prepare_from_config
-    from model import load_tokenizer
+    from model import load_tokenizer, quantization_summary
 
     t_cfg, run_dir = cfg.training, cfg.run_dir
-    # cpu=True without CUDA lets a torchrun-style launch form a gloo (MULTI_CPU) group
-    accelerator = Accelerator(mixed_precision=t_cfg.mixed_precision,
-                              cpu=not torch.cuda.is_available(), kwargs_handlers=[
-        DistributedDataParallelKwargs(find_unused_parameters=False)])
+    accelerator = make_accelerator(t_cfg.mixed_precision)
     is_main, world, rank = accelerator.is_main_process, accelerator.num_processes, accelerator.process_index
     say = print if is_main else (lambda *a, **k: None)
     ckpt = latest_checkpoint(run_dir) if resume else None
@@ -202,8 +230,12 @@ def run_training(cfg, resume: bool = False) -> dict:
     state = {"consecutive_nonfinite": 0, "nonfinite_total": 0, "tokens_seen": 0}
     step = 0
     if ckpt:
-        sampler_state, state = load_checkpoint(ckpt, inner, optimizer, scheduler, rank)
-        sampler.load_state_dict(sampler_state)
+        try:
+            sampler_state, state = load_checkpoint(ckpt, inner, optimizer, scheduler, rank,
+                                                   getattr(accelerator, "scaler", None))
+            sampler.load_state_dict(sampler_state)
+        except ValueError as e:
+            raise UserError(f"cannot resume from {ckpt}: {e}") from None
         step = state.pop("step")
         train_log.truncate_after(step)
         eval_log.truncate_after(step)
@@ -219,6 +251,7 @@ def run_training(cfg, resume: bool = False) -> dict:
             "heads": {n: len(h.labels) for n, h in inner.heads.items()},
             "emotion_vocab": data.emotion_vocab, "strategy_vocab": data.strategy_vocab,
             "data_stats": data.stats, "trainable_parameters": sum(p.numel() for p in params),
+            "quantization": quantization_summary(inner.backbone),
             "resumed_from": ckpt})
 
     def run_eval(at_step: int) -> dict:
@@ -230,7 +263,8 @@ def run_training(cfg, resume: bool = False) -> dict:
         return metrics
 
     metrics = run_eval(0) if step == 0 else {}
-    stop_at = min(t_cfg.max_steps, t_cfg.stop_after) if t_cfg.stop_after else t_cfg.max_steps
+    # stop_after counts this job's steps, so the same command run again continues the run
+    stop_at = min(t_cfg.max_steps, step + t_cfg.stop_after) if t_cfg.stop_after else t_cfg.max_steps
     bar = tqdm(total=t_cfg.max_steps, initial=step, disable=not is_main, desc="train",
                dynamic_ncols=True, leave=False)
     model.train()
@@ -241,18 +275,11 @@ def run_training(cfg, resume: bool = False) -> dict:
         micro = [collate([train[s][i] for s, i in mine[k::t_cfg.grad_accum]], tok.pad_token_id,
                          accelerator.device) for k in range(t_cfg.grad_accum)]
         micro = [b for b in micro if b["input_ids"].numel()]
-        denoms = _reduce_sum(accelerator, denominators(micro))
-        terms_sum, finite = forward_backward(model, micro, weights, denoms, accelerator)
-        grad_norm = float("nan")
-        if finite:
-            state["consecutive_nonfinite"] = 0
-            grad_norm = float(accelerator.clip_grad_norm_(params, t_cfg.max_grad_norm))
-            optimizer.step()
-        else:
-            state["consecutive_nonfinite"] += 1
-            state["nonfinite_total"] += 1
-        optimizer.zero_grad(set_to_none=True)
         lr = _lr(optimizer)
+        terms_sum, finite, grad_norm, denoms = train_step(model, micro, weights, params, optimizer,
+                                                          accelerator, t_cfg.max_grad_norm)
+        state["consecutive_nonfinite"] = 0 if finite else state["consecutive_nonfinite"] + 1
+        state["nonfinite_total"] += int(not finite)
         scheduler.step()
         step += 1
         bar.update(1)
@@ -288,7 +315,7 @@ def run_training(cfg, resume: bool = False) -> dict:
     bar.close()
     if step >= t_cfg.max_steps and is_main:
         mark_completed(run_dir, "train", {"step": step, "final_eval": metrics,
-                                          "nonfinite_total": state["nonfinite_total"]})
+                                          "nonfinite_total": state["nonfinite_total"]}, cfg)
         say(f"[train] done: {step} steps; checkpoint {latest_checkpoint(run_dir)}")
     accelerator.wait_for_everyone()
     return metrics

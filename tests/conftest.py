@@ -91,3 +91,29 @@ def tiny_run(tmp_path_factory, data_cache, tiny_model_dir):
         "eval.eq_bench_attempts=2", "eval.bootstrap_samples=200"])
     run_training(cfg)
     return cfg
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_dir(tmp_path_factory, smol_tok):
+    """A 2-layer random Qwen2 (the real family: GQA, tied embedding, QKV bias): what the
+    4-bit CPU tests load through bitsandbytes. It uses SmolLM2's 49k vocabulary, not Qwen's
+    152k: a bf16 LM head is ~6x slower than fp32 on this CPU and the vocabulary size changes
+    nothing the tests check (the real tokenizer has its own tests in test_masks.py)."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    cfg = Qwen2Config(vocab_size=len(smol_tok), hidden_size=64, intermediate_size=128,
+                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                      max_position_embeddings=1024, tie_word_embeddings=True,
+                      pad_token_id=smol_tok.pad_token_id)
+    path = tmp_path_factory.mktemp("tiny_qwen2")
+    Qwen2ForCausalLM(cfg).save_pretrained(path)
+    smol_tok.save_pretrained(path)
+    return str(path)
+
+
+def qlora_overrides(mixed_precision: str = "no") -> list:
+    """cpu_smoke switched onto the real 4-bit path: NF4, double quant, bf16 compute."""
+    return ["quant.load_in_4bit=true", "quant.compute_dtype=bfloat16",
+            f"training.mixed_precision={mixed_precision}", "data.max_seq_len=192"]

@@ -93,3 +93,21 @@ def test_cli_exits_2_naming_the_bad_key(override, key, capsys):
     rc = main(["data", "--config", os.path.join(CFG, "cpu_smoke.json"), "--set", override])
     assert rc == 2
     assert key in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key,value", [("model.dtype", "bfloat61"),
+                                       ("quant.compute_dtype", "fp32"),
+                                       ("quant.quant_type", "nf5"),
+                                       ("training.mixed_precision", "fp16")])
+def test_bad_dtype_or_precision_exits_2_naming_the_key(key, value, capsys):
+    from main import main
+    rc = main(["data", "--config", os.path.join(CFG, "example_config.json"),
+               "--set", f"{key}={value}"])
+    assert rc == 2 and key in capsys.readouterr().err
+
+
+def test_4bit_with_the_matching_autocast_or_none_is_accepted():
+    for mp, dtype in (("no", "bfloat16"), ("bf16", "bfloat16"), ("fp16", "float16")):
+        cfg = load_config(os.path.join(CFG, "example_config.json"),
+                          [f"training.mixed_precision={mp}", f"quant.compute_dtype={dtype}"])
+        assert cfg.training.mixed_precision == mp

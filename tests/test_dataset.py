@@ -14,7 +14,8 @@ def test_malformed_rows_are_skipped_and_counted_by_reason(prepared):
     assert st["ed"]["train"]["skipped"] == {"bad_chat_history": 1, "chat_history_not_list": 1,
                                             "empty_chat_history": 1, "empty_response": 1}
     assert st["esconv"]["train"]["skipped"] == {"bad_json": 1, "empty_text": 1,
-                                                "missing_dialog": 1, "turn_missing_speaker": 1}
+                                                "missing_dialog": 1, "turn_missing_speaker": 1,
+                                                "opening_supporter_turn": 1}
     assert st["goemotions"]["test"]["skipped"] == {"empty_text": 1, "label_out_of_range": 1,
                                                    "multi_label": 1, "no_label": 1}
     assert st["ed"]["train"]["rows_read"] == 28 and st["ed"]["train"]["examples"] == 24
@@ -61,6 +62,31 @@ def test_esconv_strategy_labels_the_reply_that_follows_the_prompt():
     assert exs[1]["messages"][-1]["content"] == "that sounds hard"
     assert [m["content"] for m in exs[1]["messages"][:-1]] == ["hi there", "how can I help?",
                                                               "I feel stuck"]
+
+
+OPENING = {"dialog": [
+    {"text": "Hello, I'm here to listen.", "speaker": "sys", "strategy": "Others"},
+    {"text": "Anything on your mind today?", "speaker": "sys", "strategy": "Question"},
+    {"text": "my sister stopped talking to me", "speaker": "usr"},
+    {"text": "that must hurt", "speaker": "sys", "strategy": "Reflection of feelings"}]}
+
+
+def test_esconv_opening_supporter_turns_stay_in_later_histories_and_are_counted():
+    records = canonicalize_esconv({"text": json.dumps(OPENING)})
+    assert [r.get("skip_reason", "") for r in records] == ["opening_supporter_turn"] * 2 + [""]
+    ex = records[-1]
+    assert [(m["role"], m["content"]) for m in ex["messages"][:-1]] == [
+        ("assistant", "Hello, I'm here to listen."), ("assistant", "Anything on your mind today?"),
+        ("user", "my sister stopped talking to me")]
+
+
+def test_esconv_opening_supporter_turns_survive_tokenization_untruncated(any_tok):
+    from dataset import end_of_turn_id, tokenize_example
+    ex = canonicalize_esconv({"text": json.dumps(OPENING)})[-1]
+    tok = tokenize_example(ex["messages"], any_tok, SYSTEM, 256, end_of_turn_id(any_tok))
+    prompt = any_tok.decode(tok["input_ids"][:tok["prompt_length"]])
+    assert tok["truncated_turns"] == 0 and "Anything on your mind today?" in prompt
+    assert "Hello, I'm here to listen." in prompt
 
 
 def test_goemotions_keeps_only_single_label_rows():

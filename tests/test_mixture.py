@@ -63,3 +63,26 @@ def test_every_example_is_seen_once_per_epoch():
 def test_length_grouping_beats_random_batching_on_padding():
     eff = measure_efficiency(_lengths(SIZES), 0.5, seed=2, batch_size=8, n_batches=300)
     assert eff["grouped"] >= 0.9 > eff["random"]
+
+
+def test_refill_builds_one_permutation_per_source_not_per_draw(monkeypatch):
+    sizes = {"ed": 40000, "esconv": 14000, "goemotions": 36000}
+    s = MixtureSampler(_lengths(sizes), 0.5, seed=1, batch_size=16, megabatch_factor=32)
+    import mixture
+    built = []
+    real = mixture.source_permutation
+    monkeypatch.setattr(mixture, "source_permutation",
+                        lambda seed, sid, epoch, n: built.append(n) or real(seed, sid, epoch, n))
+    s.next_batch()  # one 512-draw refill over three interleaved sources
+    assert sorted(built) == [14000, 36000, 40000]
+
+
+@pytest.mark.parametrize("key,value", [("seed", 4), ("alpha", 0.3)])
+def test_resuming_a_sampler_under_another_seed_or_alpha_is_refused(key, value):
+    lengths = _lengths(SIZES)
+    saved = MixtureSampler(lengths, 0.5, seed=3, batch_size=8)
+    saved.next_batch()
+    kwargs = {"alpha": 0.5, "seed": 3, key: value}
+    other = MixtureSampler(lengths, kwargs["alpha"], kwargs["seed"], batch_size=8)
+    with pytest.raises(ValueError, match=f"mixture.{key}"):
+        other.load_state_dict(json.loads(json.dumps(saved.state_dict())))

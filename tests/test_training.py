@@ -226,14 +226,67 @@ def test_missing_model_folder_exits_2_naming_the_path(tmp_path, capsys):
     assert rc == 2 and missing in capsys.readouterr().err
 
 
-def test_4bit_without_cuda_is_a_clear_error_unless_fallback_allowed(tiny_model_dir):
-    from model import ModelError, load_base_model
+def test_4bit_without_cuda_runs_nf4_on_cpu_or_full_precision_when_asked(tiny_model_dir, caplog):
+    import bitsandbytes as bnb
+
+    from model import load_base_model
     if torch.cuda.is_available():
         pytest.skip("CUDA present")
-    with pytest.raises(ModelError, match="allow_cpu_fallback"):
-        load_base_model(tiny_model_dir, "artifacts/cache", load_in_4bit=True)
-    assert load_base_model(tiny_model_dir, "artifacts/cache", load_in_4bit=True,
-                           allow_cpu_fallback=True) is not None
+    m = load_base_model(tiny_model_dir, "artifacts/cache", load_in_4bit=True)
+    assert any(isinstance(x, bnb.nn.Linear4bit) for x in m.modules())
+    assert "slow" in caplog.text and "allow_cpu_fallback" in caplog.text
+    full = load_base_model(tiny_model_dir, "artifacts/cache", load_in_4bit=True,
+                           allow_cpu_fallback=True)
+    assert not any(isinstance(x, bnb.nn.Linear4bit) for x in full.modules())
+    assert full.get_input_embeddings().weight.dtype == torch.float32
+
+
+@pytest.mark.parametrize("four_bit", [False, True])
+def test_models_load_onto_the_gpu_when_one_exists(tiny_model_dir, monkeypatch, four_bit):
+    """load_base_model (training, eval, eq-bench and chat all load through it) asks
+    from_pretrained for the GPU, 4-bit or not. CUDA is mocked only around the call, and the
+    recorded placement is what a GPU machine gets; the model itself is a CPU one."""
+    import transformers
+
+    import model as model_mod
+    cpu_model = model_mod.load_base_model(tiny_model_dir, "artifacts/cache", load_in_4bit=False)
+    seen = []
+
+    def recording(src, **kwargs):
+        seen.append(kwargs)
+        return cpu_model
+    monkeypatch.setattr(model_mod.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", recording)
+    model_mod.load_base_model(tiny_model_dir, "artifacts/cache", load_in_4bit=four_bit,
+                              device_index=0)
+    assert seen[0]["device_map"] == {"": 0}
+    assert ("quantization_config" in seen[0]) == four_bit
+
+
+def test_fp16_loss_scaler_state_round_trips_through_a_checkpoint_folder(tmp_path):
+    from checkpoint import load_scaler, save_scaler
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0, growth_interval=3)
+    p = torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.SGD([p], lr=0.1)
+    for value in (float("inf"), 1.0, 1.0):  # one overflow (scale halves), then growth steps
+        scaler.scale((p * value).sum()).backward()
+        scaler.step(opt)
+        scaler.update()
+        opt.zero_grad()
+    save_scaler(scaler, str(tmp_path))
+    fresh = torch.amp.GradScaler("cpu", init_scale=65536.0, growth_interval=3)
+    load_scaler(fresh, str(tmp_path))
+    assert fresh.state_dict() == scaler.state_dict() and fresh.get_scale() == 512.0
+    with pytest.raises(ValueError, match="mixed_precision"):
+        load_scaler(None, str(tmp_path))
+
+
+def test_resume_under_another_mixture_seed_is_refused_naming_it(tmp_path, data_cache,
+                                                                tiny_model_dir):
+    from config import UserError
+    _run(tiny_config(tmp_path, data_cache, tiny_model_dir, ["training.stop_after=2"]))
+    with pytest.raises(UserError, match="mixture.seed"):
+        _run(tiny_config(tmp_path, data_cache, tiny_model_dir, ["mixture.seed=99"]), resume=True)
 
 
 def test_heads_round_trip_through_safetensors(tmp_path):
