@@ -96,8 +96,9 @@ class LossesConfig:
 @dataclass
 class TrainingConfig:
     max_steps: int = 2000  # optimizer steps (the budget is in steps, not epochs)
-    batch_size: int = 4  # examples per micro-batch per process
-    grad_accum: int = 4  # micro-batches per optimizer step
+    batch_size: int = 4  # examples per micro-batch per process (without a token budget)
+    grad_accum: int = 4  # micro-batches per step: a step takes batch_size x grad_accum x processes examples
+    max_tokens_per_batch: int = 0  # >0: regroup a step's examples by length into as few micro-batches as fit this many padded tokens (rows x longest) each: the activation-memory knob; 0 = batch_size examples each
     lr: float = 2e-4  # peak learning rate (AdamW)
     weight_decay: float = 0.0  # AdamW decoupled weight decay
     warmup_steps: int = 50  # linear warmup steps, then cosine decay to 0 at max_steps
@@ -360,6 +361,9 @@ def validate(cfg: Config, where: str = "") -> None:
         (cfg.data.max_seq_len >= 16, "data.max_seq_len", "must be >= 16"),
         (cfg.training.batch_size >= 1, "training.batch_size", "must be >= 1"),
         (cfg.training.grad_accum >= 1, "training.grad_accum", "must be >= 1"),
+        (cfg.training.max_tokens_per_batch == 0 or
+         cfg.training.max_tokens_per_batch >= cfg.data.max_seq_len, "training.max_tokens_per_batch",
+         f"must be 0 or at least data.max_seq_len ({cfg.data.max_seq_len}), so every example fits"),
         (cfg.training.max_steps >= 1, "training.max_steps", "must be >= 1"),
         (cfg.training.warmup_steps >= 0, "training.warmup_steps", "must be >= 0"),
         (cfg.data.emotion_mapping in ("none", "ed_to_goemotions"), "data.emotion_mapping",

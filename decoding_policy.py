@@ -124,7 +124,7 @@ class FriendPolicy:
     def reflect_with_heads(self, conversations: list) -> list[dict]:
         """Top-3 emotions and the strategy from one forward pass over each prompt."""
         from dataset import tokenize_example
-        from friend_model import collate
+        from batching import collate
 
         f = self.friend
         out = [{"source": "heads"} for _ in conversations]

@@ -129,7 +129,7 @@ def classification_metrics(y_true: list[int], y_pred: list[int], labels: list[st
 @torch.no_grad()
 def head_metrics(friend, test_splits: dict, batch_size: int, max_examples: int = 0) -> dict:
     """GoEmotions emotion and ESConv strategy metrics on single-label test examples."""
-    from friend_model import collate
+    from batching import collate
     from generation import last_prompt_hidden
 
     out = {}

@@ -2,7 +2,7 @@
 
 `FriendModel.forward` runs the decoder once, then the active loss terms read what they need
 from that single hidden-state tensor (LM head only at supervised positions, heads at the
-last prompt token). `collate` right-pads a list of tokenized examples.
+last prompt token).
 
     python main.py train --config config/cpu_smoke.json
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from heads import HEAD_CLASSES, IGNORE, pool_last_prompt_token
+from heads import HEAD_CLASSES, pool_last_prompt_token
 from losses import LossContext, weighted_losses
 
 
@@ -52,21 +52,3 @@ def build_heads(hidden_size: int, vocabs: dict, weights: dict, dropout: float) -
                 raise ValueError(f"losses.{name} > 0 but the train data has no {name} labels")
             heads[name] = HEAD_CLASSES[name](hidden_size, labels, dropout)
     return heads
-
-
-def collate(examples: list[dict], pad_id: int, device=None) -> dict:
-    """Right-padded tensors; pads are masked out of attention and labels."""
-    width = max(len(e["input_ids"]) for e in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
-    for i, e in enumerate(examples):
-        n = len(e["input_ids"])
-        ids[i, :n] = torch.tensor(e["input_ids"])
-        labels[i, :n] = torch.tensor(e["labels"])
-        mask[i, :n] = 1
-    batch = {"input_ids": ids, "attention_mask": mask, "labels": labels,
-             "prompt_lengths": torch.tensor([e["prompt_length"] for e in examples]),
-             "emotion_labels": torch.tensor([e["emotion_label"] for e in examples]),
-             "strategy_labels": torch.tensor([e["strategy_label"] for e in examples])}
-    return {k: v.to(device) for k, v in batch.items()} if device is not None else batch

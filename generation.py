@@ -128,11 +128,14 @@ def generate_batch(friend: Friend, conversations: list[list[dict]], max_new_toke
         ids, mask = left_pad([prompts[i] for i in idx], tok.pad_token_id, friend.device)
         if seed is not None:
             torch.manual_seed(seed + start)
-        gen = friend.model.generate(input_ids=ids, attention_mask=mask,
+        # use_cache explicitly: a model prepared for training has config.use_cache = False
+        # (gradient checkpointing), and generate would then re-run the whole prefix per token
+        gen = friend.model.generate(input_ids=ids, attention_mask=mask, use_cache=True,
                                     max_new_tokens=max_new_tokens, eos_token_id=friend.stop_ids(),
                                     pad_token_id=tok.pad_token_id, streamer=streamer, **kwargs)
+        new = gen[:, ids.shape[1]:].tolist()  # one device->host copy for the whole batch
         for row, i in enumerate(idx):
-            out[i] = tok.decode(gen[row, ids.shape[1]:], skip_special_tokens=True).strip()
+            out[i] = tok.decode(new[row], skip_special_tokens=True).strip()
     return out
 
 

@@ -51,12 +51,10 @@ def pool_last_prompt_token(hidden: torch.Tensor, prompt_lengths: torch.Tensor) -
     return hidden[rows, prompt_lengths.to(hidden.device) - 1]
 
 
-def masked_ce_sum(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Sum of CE over rows whose label is not -100, and how many rows that was."""
-    labels = labels.to(logits.device)
-    count = int((labels != IGNORE).sum())
-    loss = F.cross_entropy(logits.float(), labels, ignore_index=IGNORE, reduction="sum")
-    return loss, count
+def masked_ce_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Sum of CE over rows whose label is not -100 (a tensor: no host sync)."""
+    return F.cross_entropy(logits.float(), labels.to(logits.device), ignore_index=IGNORE,
+                           reduction="sum")
 
 
 def save_heads(heads: dict, path: str) -> None:

@@ -14,25 +14,19 @@ from dataclasses import dataclass, field
 import torch
 from torch.nn import functional as F
 
-from heads import IGNORE, masked_ce_sum, pool_last_prompt_token
+from batching import batch_counts, supervised_positions
+from heads import masked_ce_sum, pool_last_prompt_token
 from safety_teacher import kl_sum, teacher_logits
 
 LOSS_NAMES = ("lm", "emotion", "strategy", "safety")
 LABEL_KEYS = {"emotion": "emotion_labels", "strategy": "strategy_labels"}
 
 
-def supervised_mask(labels: torch.Tensor) -> torch.Tensor:
-    """Positions t whose next token (t+1) is supervised."""
-    return labels[:, 1:] != IGNORE
-
-
 def denominators(batches: list[dict]) -> dict:
-    """Items each term averages over, counted across all micro-batches of one step."""
-    sup = sum(int(supervised_mask(b["labels"]).sum()) for b in batches)
-    out = {"lm": sup, "safety": sup}
-    for name, key in LABEL_KEYS.items():
-        out[name] = sum(int((b[key] != IGNORE).sum()) for b in batches)
-    return out
+    """Items each term averages over, counted across all micro-batches of one step (call it
+    on the CPU batches: the counts are then free)."""
+    counts = [batch_counts(b) for b in batches]
+    return {name: sum(c[name] for c in counts) for name in LOSS_NAMES}
 
 
 @dataclass
@@ -44,12 +38,16 @@ class LossContext:
     cache: dict = field(default_factory=dict)
 
     def supervised(self):
-        """(student logits, targets, mask) at supervised positions, computed once."""
+        """(student logits, targets) at the supervised positions, computed once. The flat
+        positions come precomputed from collate: an index_select, not a boolean mask that
+        would make the host wait for the GPU."""
         if "sup" not in self.cache:
-            mask = supervised_mask(self.batch["labels"])
-            hs = self.hidden[:, :-1][mask]
-            targets = self.batch["labels"][:, 1:][mask]
-            self.cache["sup"] = (self.model.lm_logits(hs), targets, mask)
+            pos = self.batch.get("sup_pos")
+            if pos is None:
+                pos = supervised_positions(self.batch["labels"])
+            hs = self.hidden.reshape(-1, self.hidden.shape[-1]).index_select(0, pos)
+            targets = self.batch["labels"].reshape(-1).index_select(0, pos + 1)
+            self.cache["sup"] = (self.model.lm_logits(hs), targets)
         return self.cache["sup"]
 
 
@@ -58,7 +56,7 @@ def _per(ctx: LossContext, name: str, total: torch.Tensor) -> torch.Tensor:
 
 
 def lm_loss(ctx: LossContext) -> torch.Tensor:
-    logits, targets, _ = ctx.supervised()
+    logits, targets = ctx.supervised()
     return _per(ctx, "lm", F.cross_entropy(logits.float(), targets, reduction="sum"))
 
 
@@ -66,8 +64,7 @@ def _head_loss(ctx: LossContext, name: str) -> torch.Tensor:
     pooled = pool_last_prompt_token(ctx.hidden, ctx.batch["prompt_lengths"])
     logits = ctx.model.heads[name](pooled)
     ctx.cache[f"{name}_logits"] = logits
-    total, _ = masked_ce_sum(logits, ctx.batch[LABEL_KEYS[name]])
-    return _per(ctx, name, total)
+    return _per(ctx, name, masked_ce_sum(logits, ctx.batch[LABEL_KEYS[name]]))
 
 
 def emotion_loss(ctx: LossContext) -> torch.Tensor:
@@ -79,9 +76,10 @@ def strategy_loss(ctx: LossContext) -> torch.Tensor:
 
 
 def safety_loss(ctx: LossContext) -> torch.Tensor:
-    student, _, mask = ctx.supervised()
-    teacher = teacher_logits(ctx.model, ctx.batch, mask)
-    return _per(ctx, "safety", kl_sum(student, teacher))
+    student, _ = ctx.supervised()
+    if student.shape[0] == 0:  # no reply tokens in this micro-batch: no teacher pass at all
+        return student.sum()
+    return _per(ctx, "safety", kl_sum(student, teacher_logits(ctx.model, ctx.batch)))
 
 
 LOSS_FNS = {"lm": lm_loss, "emotion": emotion_loss, "strategy": strategy_loss,

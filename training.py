@@ -1,5 +1,6 @@
-"""The training loop: mixture batches, weighted multi-loss, AdamW + warmup/cosine, eval,
-logs and atomic checkpoints, on `accelerate` (single process, or DDP via accelerate launch).
+"""The training recipe: setup -> train -> save -> cleanup, on `accelerate` (one process, or
+DDP via accelerate launch). Mixture steps, weighted multi-loss, AdamW + warmup/cosine,
+validation on a fixed representative subset, logs and atomic checkpoints.
 
     python main.py train --config config/cpu_smoke.json [--resume]
     accelerate launch --multi_gpu --num_processes 2 main.py train --config config/cpu_smoke.json
@@ -12,16 +13,17 @@ import math
 import os
 import random
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from batching import batch_counts, collate, micro_batches, to_device
 from checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from config import UserError, save_config, to_dict
-from friend_model import FriendModel, build_heads, collate
-from heads import IGNORE, masked_ce_sum
-from losses import LOSS_NAMES, LossContext, denominators, lm_loss, safety_loss
+from friend_model import FriendModel, build_heads
+from losses import LOSS_FNS, LOSS_NAMES, LossContext, denominators
 from mixture import MixtureSampler
 from runlog import JsonlLog, format_train_line, mark_completed, write_manifest
 
@@ -56,88 +58,103 @@ def build_model(cfg, tokenizer, vocabs: dict, device_index: int = 0) -> FriendMo
     return FriendModel(backbone, {k: h.to(device) for k, h in heads.items()})
 
 
+# ------------------------------------------------------------------ validation
+def validation_subset(lengths: list[int], n: int, seed: int) -> list[int]:
+    """A fixed, seeded, representative sample of n indices (all when n is 0 or larger than
+    the split), ordered by length only so its batches pad little."""
+    idx = list(range(len(lengths)))
+    if n and n < len(idx):
+        idx = sorted(np.random.default_rng(seed).choice(len(idx), size=n, replace=False).tolist())
+    return sorted(idx, key=lengths.__getitem__)
+
+
 @torch.no_grad()
 def evaluate(model: FriendModel, splits: dict, pad_id: int, batch_size: int, max_batches: int,
-             weights: tuple, device, autocast=contextlib.nullcontext) -> dict:
-    """Validation LM loss / perplexity, head CE and accuracy, safety KL (if on)."""
+             weights: tuple, device, autocast=contextlib.nullcontext, seed: int = 0) -> dict:
+    """Validation through the training loss functions (sums, then per-item means) plus head
+    accuracy, on `max_batches * batch_size` seeded examples per source (0 = whole split)."""
     was_training = model.training
     model.eval()
-    sums = {k: 0.0 for k in ("lm", "safety", "emotion", "strategy")}
-    counts = {k: 0 for k in sums}
-    correct = {"emotion": 0, "strategy": 0}
     w = dict(zip(LOSS_NAMES, weights, strict=True))
+    names = ["lm"] + list(model.heads) + (["safety"] if w["safety"] > 0 else [])
+    sums, counts = dict.fromkeys(names, 0.0), dict.fromkeys(names, 0)
+    correct, n_examples = dict.fromkeys(model.heads, 0), 0
     for ds in splits.values():
-        lengths = ds["length"]  # one column read, not every full row
-        order = sorted(range(len(ds)), key=lengths.__getitem__)
-        chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-        for chunk in chunks[:max_batches or None]:
-            batch = collate([ds[i] for i in chunk], pad_id, device)
+        order = validation_subset(ds["length"], max_batches * batch_size, seed)
+        n_examples += len(order)
+        for start in range(0, len(order), batch_size):
+            cpu = collate([ds[i] for i in order[start:start + batch_size]], pad_id)
+            have, batch = batch_counts(cpu), to_device(cpu, device)
             with autocast():
-                ctx = LossContext(model, batch, model.hidden_states(batch["input_ids"],
-                                                                   batch["attention_mask"]),
-                                  denoms=dict.fromkeys(LOSS_NAMES, 1))  # sums, not means
-                n_sup = int((batch["labels"][:, 1:] != IGNORE).sum())
-                if n_sup:
-                    sums["lm"] += float(lm_loss(ctx))
-                    counts["lm"] += n_sup
-                    if w["safety"] > 0:
-                        sums["safety"] += float(safety_loss(ctx))
-                        counts["safety"] += n_sup
+                hidden = model.hidden_states(batch["input_ids"], batch["attention_mask"])
+                ctx = LossContext(model, batch, hidden, denoms=dict.fromkeys(LOSS_NAMES, 1))
+                for name in (n for n in names if have[n]):
+                    sums[name] += float(LOSS_FNS[name](ctx))
+                    counts[name] += have[name]
                 for name in model.heads:
                     labels = batch[f"{name}_labels"]
-                    logits = model.head_logits(name, ctx.hidden, batch["prompt_lengths"])
-                    ce, n = masked_ce_sum(logits, labels)
-                    sums[name] += float(ce)
-                    counts[name] += n
-                    keep = labels != IGNORE
-                    correct[name] += int((logits.argmax(-1)[keep] == labels[keep]).sum())
+                    logits = ctx.cache.get(f"{name}_logits")
+                    if logits is not None:
+                        correct[name] += int((logits.argmax(-1) == labels).sum())
     model.train(was_training)
-    out = {}
-    if counts["lm"]:
-        out["lm"] = sums["lm"] / counts["lm"]
+    out = {name: sums[name] / counts[name] for name in names if counts[name]}
+    if "lm" in out:
         out["perplexity"] = math.exp(min(out["lm"], 50.0))
-    if counts["safety"]:
-        out["safety"] = sums["safety"] / counts["safety"]
     for name in model.heads:
         if counts[name]:
-            out[name] = sums[name] / counts[name]
             out[f"{name}_accuracy"] = correct[name] / counts[name]
             out[f"{name}_n"] = counts[name]
+    out["examples_n"] = n_examples
     return out
 
 
+# ------------------------------------------------------------------ one optimizer step
 def forward_backward(model, micro: list, weights: tuple, denoms: dict, accelerator):
     """Forward + backward over one step's micro-batches, gradients synced on the last only.
 
-    Returns (summed loss terms, finite). A non-finite total on any process stops the step on
-    every process (they agree through a max-reduce), before its backward.
+    Nothing here waits for the GPU: the terms and a finite flag stay on the device. A
+    non-finite total still runs its backward; train_step then skips the update on every
+    process, so the weights and optimizer state are as if the step never happened.
     """
-    terms_sum = {}
+    terms_sum, finite = {}, torch.ones((), dtype=torch.bool, device=accelerator.device)
     for k, batch in enumerate(micro):
         sync = contextlib.nullcontext() if k == len(micro) - 1 else accelerator.no_sync(model)
         with sync:
             total, terms = model(batch, weights, denoms)
-            bad = torch.tensor([float(not torch.isfinite(total))], device=accelerator.device)
-            if float(accelerator.reduce(bad, reduction="max")) > 0:
-                return terms_sum, False
+            finite &= torch.isfinite(total.detach())
             accelerator.backward(total * accelerator.num_processes)  # DDP averages; we want sums
         for name, v in terms.items():
-            terms_sum[name] = terms_sum.get(name, 0.0) + float(v.detach())
-    return terms_sum, True
+            terms_sum[name] = terms_sum.get(name, 0.0) + v.detach()
+    return terms_sum, finite
 
 
 def train_step(model, micro: list, weights: tuple, params: list, optimizer, accelerator,
-               max_grad_norm: float) -> tuple:
+               max_grad_norm: float, denoms: dict | None = None) -> tuple:
     """One optimizer step over one step's micro-batches, exactly as the loop runs it (and as
-    scripts/bench_gpu.py times it). Returns (summed terms, finite, grad norm, denominators)."""
-    denoms = _reduce_sum(accelerator, denominators(micro))
+    scripts/bench_gpu.py times it). `micro` may be CPU batches (moved here) or device
+    batches with `denoms` given. One host sync per step: the finite flag, the gradient norm
+    and the summed terms come back together, before the optimizer decides to step.
+    Returns (summed terms, finite, grad norm, denominators)."""
+    if denoms is None:
+        denoms = _reduce_sum(accelerator, denominators(micro))
+        micro = [to_device(b, accelerator.device) for b in micro]
     terms_sum, finite = forward_backward(model, micro, weights, denoms, accelerator)
-    grad_norm = float("nan")
-    if finite:
-        grad_norm = float(accelerator.clip_grad_norm_(params, max_grad_norm))
+    grad_norm = accelerator.clip_grad_norm_(params, max_grad_norm)
+    names = sorted(terms_sum)
+    bad = (~finite).float()
+    if accelerator.num_processes > 1:
+        bad = accelerator.reduce(bad, reduction="max")
+        terms = accelerator.reduce(torch.stack([terms_sum[n] for n in names]), reduction="sum") \
+            if names else None
+    else:
+        terms = torch.stack([terms_sum[n] for n in names]) if names else None
+    host = torch.stack([bad, torch.as_tensor(grad_norm, device=bad.device).float(),
+                        *([] if terms is None else terms.float())]).tolist()
+    finite_all = host[0] == 0
+    if finite_all:
         optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return terms_sum, finite, grad_norm, denoms
+    return dict(zip(names, host[2:])), finite_all, host[1] if finite_all else float("nan"), denoms
 
 
 def make_accelerator(mixed_precision: str):
@@ -154,7 +171,6 @@ def make_accelerator(mixed_precision: str):
 
     if AcceleratorState._shared_state.get("_mixed_precision", mixed_precision) != mixed_precision:
         AcceleratorState._reset_state(reset_partial_state=False)
-
     return Accelerator(mixed_precision=mixed_precision, cpu=not torch.cuda.is_available(),
                        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=False)])
 
@@ -168,6 +184,15 @@ def _reduce_sum(accelerator, values: dict) -> dict:
     return {k: v for k, v in zip(keys, t.tolist())}
 
 
+def _agree_max(accelerator):
+    """Every DDP process must run as many micro-batches as the busiest one."""
+    if accelerator.num_processes == 1:
+        return None
+    return lambda n: int(accelerator.reduce(torch.tensor(n, device=accelerator.device),
+                                            reduction="max"))
+
+
+# ------------------------------------------------------------------ console window
 def _accumulate(window: dict, row: dict, denoms: dict) -> None:
     """Running sums for the console line: terms weighted by their item counts."""
     for key in ("step_time", "tokens"):
@@ -189,25 +214,46 @@ def _window_means(window: dict, row: dict, weights: tuple) -> dict:
     return means
 
 
-def _lr(optimizer) -> float:
-    return optimizer.param_groups[0]["lr"]
+# ------------------------------------------------------------------ setup
+@dataclass
+class Run:
+    """Everything one training job holds, built by `setup`."""
+    cfg: object
+    accelerator: object
+    tok: object
+    data: object
+    model: object  # as prepared by accelerate (DDP wrapper when distributed)
+    inner: FriendModel
+    params: list
+    optimizer: object
+    scheduler: object
+    sampler: MixtureSampler
+    train: dict
+    val: dict
+    weights: tuple
+    train_log: JsonlLog
+    eval_log: JsonlLog
+    state: dict = field(default_factory=lambda: {"consecutive_nonfinite": 0,
+                                                 "nonfinite_total": 0, "tokens_seen": 0})
+    step: int = 0
+
+    @property
+    def say(self):
+        return print if self.accelerator.is_main_process else (lambda *a, **k: None)
 
 
-def run_training(cfg, resume: bool = False) -> dict:
-    """Entry point of `python main.py train`: returns the final eval metrics."""
+def setup(cfg) -> Run:
+    """Accelerator, tokenizer, data, model, optimizer, schedule and sampler for `cfg`."""
     from transformers import get_cosine_schedule_with_warmup
 
     from data_summary import prepare_from_config
-    from model import load_tokenizer, quantization_summary
+    from model import load_tokenizer
 
-    t_cfg, run_dir = cfg.training, cfg.run_dir
+    t_cfg, world = cfg.training, None
     accelerator = make_accelerator(t_cfg.mixed_precision)
-    is_main, world, rank = accelerator.is_main_process, accelerator.num_processes, accelerator.process_index
-    say = print if is_main else (lambda *a, **k: None)
-    ckpt = latest_checkpoint(run_dir) if resume else None
-    if resume and ckpt is None:
-        say(f"[train] --resume: no checkpoint in {run_dir}, starting from step 0")
+    world = accelerator.num_processes
     seed_everything(t_cfg.seed)
+    say = print if accelerator.is_main_process else (lambda *a, **k: None)
     with accelerator.main_process_first():  # one process builds the caches, others read them
         tok = load_tokenizer(cfg.model.tokenizer or cfg.model.name_or_path, cfg.model.cache_dir,
                              cfg.model.revision, cfg.model.trust_remote_code)
@@ -223,99 +269,142 @@ def run_training(cfg, resume: bool = False) -> dict:
     sampler = MixtureSampler({s: ds["length"] for s, ds in train.items()}, cfg.mixture.alpha,
                              cfg.mixture.seed, t_cfg.batch_size * t_cfg.grad_accum * world,
                              cfg.mixture.group_by_length, cfg.mixture.megabatch_factor)
-    model, optimizer = accelerator.prepare(model, optimizer)
-    inner = accelerator.unwrap_model(model)
-    train_log = JsonlLog(os.path.join(run_dir, "logs", "train_metrics.jsonl"), is_main)
-    eval_log = JsonlLog(os.path.join(run_dir, "logs", "eval_metrics.jsonl"), is_main)
-    state = {"consecutive_nonfinite": 0, "nonfinite_total": 0, "tokens_seen": 0}
-    step = 0
-    if ckpt:
-        try:
-            sampler_state, state = load_checkpoint(ckpt, inner, optimizer, scheduler, rank,
-                                                   getattr(accelerator, "scaler", None))
-            sampler.load_state_dict(sampler_state)
-        except ValueError as e:
-            raise UserError(f"cannot resume from {ckpt}: {e}") from None
-        step = state.pop("step")
-        train_log.truncate_after(step)
-        eval_log.truncate_after(step)
-        say(f"[train] resumed from {ckpt} at step {step}")
-    else:
-        train_log.reset()
-        eval_log.reset()
-    if is_main:
-        save_config(cfg, os.path.join(run_dir, "config.json"))
-        write_manifest(run_dir, "train", {
-            "resolved_config": to_dict(cfg), "world_size": world,
-            "mixture_probabilities": sampler.probs, "loss_weights": dict(zip(LOSS_NAMES, weights)),
-            "heads": {n: len(h.labels) for n, h in inner.heads.items()},
-            "emotion_vocab": data.emotion_vocab, "strategy_vocab": data.strategy_vocab,
-            "data_stats": data.stats, "trainable_parameters": sum(p.numel() for p in params),
-            "quantization": quantization_summary(inner.backbone),
-            "resumed_from": ckpt})
+    prepared, optimizer = accelerator.prepare(model, optimizer)
+    logs = os.path.join(cfg.run_dir, "logs")
+    return Run(cfg, accelerator, tok, data, prepared, accelerator.unwrap_model(prepared), params,
+               optimizer, scheduler, sampler, train, val, weights,
+               JsonlLog(os.path.join(logs, "train_metrics.jsonl"), accelerator.is_main_process),
+               JsonlLog(os.path.join(logs, "eval_metrics.jsonl"), accelerator.is_main_process))
 
-    def run_eval(at_step: int) -> dict:
-        metrics = evaluate(inner, val, tok.pad_token_id, t_cfg.eval_batch_size, t_cfg.eval_batches,
-                           weights, accelerator.device, accelerator.autocast)
-        eval_log.append({"step": at_step, **metrics})
-        say(f"[eval] step {at_step}: " + " | ".join(f"{k} {v:.4f}" for k, v in metrics.items()
-                                                     if not k.endswith("_n")))
-        return metrics
 
-    metrics = run_eval(0) if step == 0 else {}
+def resume_from(run: Run, ckpt) -> None:
+    """Continue from `ckpt` exactly (weights, optimizer, schedule, RNG, sampler, logs), or
+    start the logs afresh when there is none."""
+    if ckpt is None:
+        run.train_log.reset()
+        run.eval_log.reset()
+        return
+    try:
+        sampler_state, state = load_checkpoint(ckpt, run.inner, run.optimizer, run.scheduler,
+                                               run.accelerator.process_index,
+                                               getattr(run.accelerator, "scaler", None))
+        run.sampler.load_state_dict(sampler_state)
+    except ValueError as e:
+        raise UserError(f"cannot resume from {ckpt}: {e}") from None
+    run.step = state.pop("step")
+    run.state = state
+    run.train_log.truncate_after(run.step)
+    run.eval_log.truncate_after(run.step)
+    run.say(f"[train] resumed from {ckpt} at step {run.step}")
+
+
+def write_train_manifest(run: Run, ckpt) -> None:
+    from model import quantization_summary
+
+    if not run.accelerator.is_main_process:
+        return
+    save_config(run.cfg, os.path.join(run.cfg.run_dir, "config.json"))
+    write_manifest(run.cfg.run_dir, "train", {
+        "resolved_config": to_dict(run.cfg), "world_size": run.accelerator.num_processes,
+        "mixture_probabilities": run.sampler.probs,
+        "loss_weights": dict(zip(LOSS_NAMES, run.weights, strict=True)),
+        "heads": {n: len(h.labels) for n, h in run.inner.heads.items()},
+        "emotion_vocab": run.data.emotion_vocab, "strategy_vocab": run.data.strategy_vocab,
+        "data_stats": run.data.stats, "trainable_parameters": sum(p.numel() for p in run.params),
+        "quantization": quantization_summary(run.inner.backbone), "resumed_from": ckpt})
+
+
+# ------------------------------------------------------------------ loop pieces
+def validate(run: Run, at_step: int) -> dict:
+    t = run.cfg.training
+    metrics = evaluate(run.inner, run.val, run.tok.pad_token_id, t.eval_batch_size,
+                       t.eval_batches, run.weights, run.accelerator.device,
+                       run.accelerator.autocast, seed=t.seed)
+    run.eval_log.append({"step": at_step, **metrics})
+    run.say(f"[eval] step {at_step} ({metrics['examples_n']} validation examples): " + " | ".join(
+        f"{k} {v:.4f}" for k, v in metrics.items() if not k.endswith("_n")))
+    return metrics
+
+
+def next_micro_batches(run: Run) -> list[dict]:
+    """This process's share of the next mixture step, as CPU micro-batches."""
+    t, acc = run.cfg.training, run.accelerator
+    mine = run.sampler.next_batch()[acc.process_index::acc.num_processes]
+    examples = [run.train[s][i] for s, i in mine]
+    groups = micro_batches(examples, t.batch_size, t.grad_accum, t.max_tokens_per_batch,
+                           _agree_max(acc))
+    return [collate(g, run.tok.pad_token_id) for g in groups]
+
+
+def step_row(run: Run, terms: dict, finite: bool, grad_norm: float, denoms: dict, lr: float,
+             tokens: int, dt: float) -> dict:
+    """The JSONL row of one step; a term with no items this step is absent, not 0."""
+    terms_now = {k: v for k, v in terms.items() if denoms[k]}
+    loss = sum(w * terms_now.get(n, 0.0) for n, w in zip(LOSS_NAMES, run.weights, strict=True))
+    return {"step": run.step, "lr": lr, "grad_norm": grad_norm, "skipped": not finite,
+            "nonfinite_total": run.state["nonfinite_total"], "tokens": tokens,
+            "supervised_tokens": denoms["lm"], "step_time": dt, **terms_now,
+            "loss": loss if finite else float("nan")}
+
+
+def save(run: Run) -> None:
+    t = run.cfg.training
+    save_checkpoint(run.cfg.run_dir, run.step, run.inner, run.optimizer, run.scheduler,
+                    run.sampler.state_dict(), run.state, run.accelerator, t.keep_checkpoints)
+
+
+# ------------------------------------------------------------------ the recipe
+def run_training(cfg, resume: bool = False) -> dict:
+    """Entry point of `python main.py train`: returns the final validation metrics."""
+    run = setup(cfg)
+    t, acc = cfg.training, run.accelerator
+    ckpt = latest_checkpoint(cfg.run_dir) if resume else None
+    if resume and ckpt is None:
+        run.say(f"[train] --resume: no checkpoint in {cfg.run_dir}, starting from step 0")
+    resume_from(run, ckpt)
+    write_train_manifest(run, ckpt)
+    metrics = validate(run, 0) if run.step == 0 else {}
     # stop_after counts this job's steps, so the same command run again continues the run
-    stop_at = min(t_cfg.max_steps, step + t_cfg.stop_after) if t_cfg.stop_after else t_cfg.max_steps
-    bar = tqdm(total=t_cfg.max_steps, initial=step, disable=not is_main, desc="train",
-               dynamic_ncols=True, leave=False)
-    model.train()
+    stop_at = min(t.max_steps, run.step + t.stop_after) if t.stop_after else t.max_steps
+    bar = tqdm(total=t.max_steps, initial=run.step, disable=not acc.is_main_process,
+               desc="train", dynamic_ncols=True, leave=False)
+    run.model.train()
     window: dict = {}
-    while step < stop_at:
+    while run.step < stop_at:
         t0 = time.perf_counter()
-        mine = sampler.next_batch()[rank::world]
-        micro = [collate([train[s][i] for s, i in mine[k::t_cfg.grad_accum]], tok.pad_token_id,
-                         accelerator.device) for k in range(t_cfg.grad_accum)]
-        micro = [b for b in micro if b["input_ids"].numel()]
-        lr = _lr(optimizer)
-        terms_sum, finite, grad_norm, denoms = train_step(model, micro, weights, params, optimizer,
-                                                          accelerator, t_cfg.max_grad_norm)
-        state["consecutive_nonfinite"] = 0 if finite else state["consecutive_nonfinite"] + 1
-        state["nonfinite_total"] += int(not finite)
-        scheduler.step()
-        step += 1
+        micro = next_micro_batches(run)
+        tokens = sum(batch_counts(b)["tokens"] for b in micro)
+        lr = run.optimizer.param_groups[0]["lr"]
+        terms, finite, grad_norm, denoms = train_step(run.model, micro, run.weights, run.params,
+                                                      run.optimizer, acc, t.max_grad_norm)
+        run.scheduler.step()
+        run.step += 1
         bar.update(1)
-        n_tok = sum(int(b["attention_mask"].sum()) for b in micro)
-        counts = _reduce_sum(accelerator, {"tokens": n_tok, **{f"t_{k}": v
-                                                              for k, v in terms_sum.items()}})
-        state["tokens_seen"] += int(counts["tokens"])
-        dt = time.perf_counter() - t0
-        # a term with no items this step (e.g. no supervised token) is absent, not 0
-        terms_now = {k[2:]: v for k, v in counts.items() if k.startswith("t_") and denoms[k[2:]]}
-        row = {"step": step, "lr": lr, "grad_norm": grad_norm, "skipped": not finite,
-               "nonfinite_total": state["nonfinite_total"], "tokens": int(counts["tokens"]),
-               "supervised_tokens": denoms["lm"], "step_time": dt, **terms_now,
-               "loss": sum(w * terms_now.get(n, 0.0) for n, w in zip(LOSS_NAMES, weights,
-                                                                      strict=True))
-               if finite else float("nan")}
-        train_log.append(row)
-        if state["consecutive_nonfinite"] >= t_cfg.max_consecutive_nonfinite:
+        run.state["consecutive_nonfinite"] = 0 if finite else run.state["consecutive_nonfinite"] + 1
+        run.state["nonfinite_total"] += int(not finite)
+        tokens = int(_reduce_sum(acc, {"tokens": tokens})["tokens"])
+        run.state["tokens_seen"] += tokens
+        row = step_row(run, terms, finite, grad_norm, denoms, lr, tokens, time.perf_counter() - t0)
+        run.train_log.append(row)
+        if run.state["consecutive_nonfinite"] >= t.max_consecutive_nonfinite:
             bar.close()
-            raise TrainingError(f"{state['consecutive_nonfinite']} non-finite losses in a row at "
-                                f"step {step}; stopping (lower training.lr or check the data)")
+            raise TrainingError(f"{run.state['consecutive_nonfinite']} non-finite losses in a row "
+                                f"at step {run.step}; stopping (lower training.lr or check the data)")
         _accumulate(window, row, denoms)
-        if step % t_cfg.log_every == 0 or step == stop_at:
-            if is_main:
-                bar.write(format_train_line(step, t_cfg.max_steps, _window_means(window, row, weights),
-                                            tuple(n for n, w in zip(LOSS_NAMES, weights) if w > 0)))
+        if run.step % t.log_every == 0 or run.step == stop_at:
+            if acc.is_main_process:
+                active = tuple(n for n, w in zip(LOSS_NAMES, run.weights) if w > 0)
+                bar.write(format_train_line(run.step, t.max_steps,
+                                            _window_means(window, row, run.weights), active))
             window = {}
-        if (t_cfg.eval_every and step % t_cfg.eval_every == 0) or step == t_cfg.max_steps:
-            metrics = run_eval(step)
-        if (t_cfg.save_every and step % t_cfg.save_every == 0) or step == stop_at:
-            save_checkpoint(run_dir, step, inner, optimizer, scheduler, sampler.state_dict(),
-                            state, accelerator, t_cfg.keep_checkpoints)
+        if (t.eval_every and run.step % t.eval_every == 0) or run.step == t.max_steps:
+            metrics = validate(run, run.step)
+        if (t.save_every and run.step % t.save_every == 0) or run.step == stop_at:
+            save(run)
     bar.close()
-    if step >= t_cfg.max_steps and is_main:
-        mark_completed(run_dir, "train", {"step": step, "final_eval": metrics,
-                                          "nonfinite_total": state["nonfinite_total"]}, cfg)
-        say(f"[train] done: {step} steps; checkpoint {latest_checkpoint(run_dir)}")
-    accelerator.wait_for_everyone()
+    if run.step >= t.max_steps and acc.is_main_process:
+        mark_completed(cfg.run_dir, "train", {"step": run.step, "final_eval": metrics,
+                                              "nonfinite_total": run.state["nonfinite_total"]}, cfg)
+        run.say(f"[train] done: {run.step} steps; checkpoint {latest_checkpoint(cfg.run_dir)}")
+    acc.wait_for_everyone()
     return metrics

@@ -22,7 +22,7 @@ import torch  # noqa: E402
 
 from config import load_config  # noqa: E402
 from data_summary import prepare_from_config  # noqa: E402
-from friend_model import collate  # noqa: E402
+from batching import collate  # noqa: E402
 from losses import denominators  # noqa: E402
 from mixture import MixtureSampler  # noqa: E402
 from model import load_tokenizer  # noqa: E402

@@ -73,7 +73,7 @@ def test_4bit_adapter_and_heads_reload_equal_to_what_was_saved(qlora_run):
 def test_residual_stream_stays_in_the_compute_dtype_without_autocast(tiny_qwen_dir, smol_tok,
                                                                     tmp_path, data_cache):
     from dataset import ESCONV_STRATEGIES, GOEMOTIONS_LABELS
-    from friend_model import collate
+    from batching import collate
     from losses import denominators
     from training import build_model
     cfg = _cfg(tmp_path, data_cache, tiny_qwen_dir)

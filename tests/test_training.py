@@ -12,7 +12,8 @@ from safetensors.torch import load_file
 
 from conftest import ROOT, tiny_config, tiny_overrides
 from dataset import IGNORE
-from friend_model import FriendModel, build_heads, collate
+from batching import collate
+from friend_model import FriendModel, build_heads
 from losses import LOSS_NAMES, LossContext, denominators, lm_loss, safety_loss
 
 ALL = (1.0, 1.0, 1.0, 1.0)
@@ -307,10 +308,13 @@ def test_every_torch_load_is_weights_only():
     assert calls and all("weights_only=True" in c for c in calls)
 
 
+@pytest.mark.parametrize("budget", [[], ["training.max_tokens_per_batch=300"]],
+                         ids=["examples", "token budget"])
 def test_ddp_over_gloo_with_two_processes_matches_one_process(tmp_path, data_cache,
-                                                              tiny_model_dir):
+                                                              tiny_model_dir, budget):
     """accelerate launch (torchrun) with 2 CPU processes forms a gloo group; 2 x batch 4
-    gives the same update as one process with batch 8 and writes one final checkpoint."""
+    gives the same update as one process with batch 8 and writes one final checkpoint. With a
+    token budget each process regroups its 4 examples, and both run as many micro-batches."""
     common = ["training.max_steps=4", "training.save_every=0", "lora.dropout=0.0",
               "training.head_dropout=0.0", "training.grad_accum=1"]
     accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
@@ -318,7 +322,7 @@ def test_ddp_over_gloo_with_two_processes_matches_one_process(tmp_path, data_cac
            "--mixed_precision", "no", "--dynamo_backend", "no", "main.py", "train",
            "--config", "config/cpu_smoke.json"]
     for item in tiny_overrides(tmp_path / "ddp", data_cache, tiny_model_dir,
-                               common + ["training.batch_size=4"]):
+                               common + budget + ["training.batch_size=4"]):
         cmd += ["--set", item]
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})

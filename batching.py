@@ -1,0 +1,107 @@
+"""Tokenized examples -> padded batches, and a step's examples -> micro-batches.
+
+`collate` right-pads and precomputes, on the CPU, every index the loss terms need (the flat
+positions whose next token is supervised, and the rows the safety teacher must run), so the
+training step never asks the GPU for a count or a boolean mask.
+
+`micro_batches` forms a step's micro-batches: `batch_size` examples each, or, with a token
+budget, as few length-sorted groups as fit `max_tokens` padded tokens each. Examples are
+padded, not packed: the mixture's length-grouped steps already hold examples of similar
+length (little padding), and padding keeps every example's attention to itself and the
+heads' last-prompt-token index trivially correct on every attention backend.
+
+    python main.py train --config config/cpu_smoke.json --set training.max_tokens_per_batch=2048
+"""
+from __future__ import annotations
+
+import torch
+
+IGNORE = -100
+
+
+def supervised_positions(labels: torch.Tensor) -> torch.Tensor:
+    """Flat indices b * T + t of the positions whose next token (t + 1) is supervised."""
+    rows, cols = (labels[:, 1:] != IGNORE).nonzero(as_tuple=True)
+    return rows * labels.shape[1] + cols
+
+
+def teacher_layout(labels: torch.Tensor) -> dict:
+    """The safety teacher's smaller batch: only the rows with supervised tokens, and each
+    supervised position's flat index in that batch (same order as supervised_positions)."""
+    sup = labels[:, 1:] != IGNORE
+    rows = sup.any(dim=1).nonzero(as_tuple=True)[0]
+    rank = torch.full((labels.shape[0],), -1, dtype=torch.long)
+    rank[rows] = torch.arange(len(rows))
+    r, c = sup.nonzero(as_tuple=True)
+    return {"teacher_rows": rows, "teacher_pos": rank[r] * labels.shape[1] + c}
+
+
+def collate(examples: list[dict], pad_id: int, device=None) -> dict:
+    """Right-padded tensors (pads masked out of attention and labels) plus loss indices."""
+    width = max(len(e["input_ids"]) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for i, e in enumerate(examples):
+        n = len(e["input_ids"])
+        ids[i, :n] = torch.tensor(e["input_ids"])
+        labels[i, :n] = torch.tensor(e["labels"])
+        mask[i, :n] = 1
+    batch = {"input_ids": ids, "attention_mask": mask, "labels": labels,
+             "prompt_lengths": torch.tensor([e["prompt_length"] for e in examples]),
+             "emotion_labels": torch.tensor([e["emotion_label"] for e in examples]),
+             "strategy_labels": torch.tensor([e["strategy_label"] for e in examples]),
+             "sup_pos": supervised_positions(labels),
+             **teacher_layout(labels)}
+    return to_device(batch, device) if device is not None else batch
+
+
+def to_device(batch: dict, device) -> dict:
+    return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+def batch_counts(batch: dict) -> dict:
+    """Host-side counts of a CPU batch: tokens, and the items each loss term averages over."""
+    sup = len(batch["sup_pos"])
+    return {"tokens": int(batch["attention_mask"].sum()), "lm": sup, "safety": sup,
+            "emotion": int((batch["emotion_labels"] != IGNORE).sum()),
+            "strategy": int((batch["strategy_labels"] != IGNORE).sum())}
+
+
+def budget_groups(lengths: list[int], max_tokens: int) -> list[list[int]]:
+    """Indices grouped greedily in length order so rows x longest <= max_tokens per group
+    (a single example longer than the budget forms its own group)."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    groups, current = [], []
+    for i in order:
+        if current and (len(current) + 1) * lengths[i] > max_tokens:
+            groups.append(current)
+            current = []
+        current.append(i)
+    return groups + ([current] if current else [])
+
+
+def split_to(groups: list[list[int]], count: int) -> list[list[int]]:
+    """Split the largest groups until there are `count` (every process of a DDP step must
+    run the same number of micro-batches)."""
+    groups = [list(g) for g in groups]
+    while len(groups) < count:
+        big = max(range(len(groups)), key=lambda k: len(groups[k]))
+        if len(groups[big]) < 2:
+            raise ValueError(f"cannot split {sum(map(len, groups))} examples into {count} groups")
+        g = groups.pop(big)
+        groups[big:big] = [g[:len(g) // 2], g[len(g) // 2:]]
+    return groups
+
+
+def micro_batches(examples: list[dict], batch_size: int, grad_accum: int, max_tokens: int,
+                  agree_count=None) -> list[list[dict]]:
+    """A step's examples as micro-batches. Without a budget: `grad_accum` interleaved slices
+    of `batch_size`. With one: budget groups, made as many as the largest count over
+    processes (`agree_count(local) -> global max`)."""
+    if not max_tokens:
+        return [g for g in (examples[k::grad_accum] for k in range(grad_accum)) if g]
+    groups = budget_groups([len(e["input_ids"]) for e in examples], max_tokens)
+    if agree_count is not None:
+        groups = split_to(groups, agree_count(len(groups)))
+    return [[examples[i] for i in g] for g in groups]
