@@ -96,9 +96,10 @@ def split_to(groups: list[list[int]], count: int) -> list[list[int]]:
 
 def micro_batches(examples: list[dict], batch_size: int, grad_accum: int, max_tokens: int,
                   agree_count=None) -> list[list[dict]]:
-    """A step's examples as micro-batches. Without a budget: `grad_accum` interleaved slices
-    of `batch_size`. With one: budget groups, made as many as the largest count over
-    processes (`agree_count(local) -> global max`)."""
+    """This process's share of a step as micro-batches. Without a budget: `grad_accum`
+    interleaved slices of `batch_size`. With one: length-sorted groups of at most
+    `max_tokens` padded tokens, made as many as the largest count over processes
+    (`agree_count(local) -> global max`)."""
     if not max_tokens:
         return [g for g in (examples[k::grad_accum] for k in range(grad_accum)) if g]
     groups = budget_groups([len(e["input_ids"]) for e in examples], max_tokens)

@@ -98,7 +98,13 @@ class TrainingConfig:
     max_steps: int = 2000  # optimizer steps (the budget is in steps, not epochs)
     batch_size: int = 4  # examples per micro-batch per process (without a token budget)
     grad_accum: int = 4  # micro-batches per step: a step takes batch_size x grad_accum x processes examples
-    max_tokens_per_batch: int = 0  # >0: regroup a step's examples by length into as few micro-batches as fit this many padded tokens (rows x longest) each: the activation-memory knob; 0 = batch_size examples each
+    # >0: token budget. A step takes as many length-sorted examples as fit grad_accum x
+    # processes micro-batches of this many padded tokens (rows x longest row), so short
+    # examples fill the GPU; each micro-batch stays within it (the activation-memory knob:
+    # ~7.7 GiB peak at 8192 on Qwen2.5-3B NF4 with checkpointing, docs/BENCHMARKS.md).
+    # batch_size x grad_accum x processes x mixture.megabatch_factor examples are drawn per
+    # refill either way. 0 = fixed batch_size examples per micro-batch.
+    max_tokens_per_batch: int = 0
     lr: float = 2e-4  # peak learning rate (AdamW)
     weight_decay: float = 0.0  # AdamW decoupled weight decay
     warmup_steps: int = 50  # linear warmup steps, then cosine decay to 0 at max_steps

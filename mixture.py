@@ -26,6 +26,24 @@ def temperature_probs(sizes: dict[str, int], alpha: float) -> dict[str, float]:
     return {k: w / total for k, w in weights.items()}
 
 
+def cut_by_tokens(lengths: list[int], step_tokens: int, min_rows: int = 1) -> list[list[int]]:
+    """Consecutive index groups of an ordered list whose rows x longest fits step_tokens;
+    every group has at least min_rows rows (a short tail joins the group before it)."""
+    groups, current, longest = [], [], 0
+    for i, n in enumerate(lengths):
+        if len(current) >= min_rows and (len(current) + 1) * max(longest, n) > step_tokens:
+            groups.append(current)
+            current, longest = [], 0
+        current.append(i)
+        longest = max(longest, n)
+    if current:
+        if len(current) < min_rows and groups:
+            groups[-1] += current
+        else:
+            groups.append(current)
+    return groups
+
+
 def source_permutation(seed: int, source_id: int, epoch: int, n: int) -> np.ndarray:
     """The order of one source's examples in one epoch: a pure function of its arguments."""
     return np.random.Generator(np.random.PCG64([seed, source_id, epoch])).permutation(n)
@@ -35,13 +53,19 @@ class MixtureSampler:
     """Yields batches of (source, index) pairs; `lengths[source][index]` is a token count."""
 
     def __init__(self, lengths: dict[str, list[int]], alpha: float, seed: int, batch_size: int,
-                 group_by_length: bool = True, megabatch_factor: int = 32):
+                 group_by_length: bool = True, megabatch_factor: int = 32, step_tokens: int = 0,
+                 min_rows: int = 1):
         self.lengths = {k: list(v) for k, v in lengths.items() if len(v) > 0}
         self.sources = sorted(self.lengths)
         self.probs = temperature_probs({k: len(v) for k, v in self.lengths.items()}, alpha)
         self._p = np.array([self.probs[s] for s in self.sources])
         self.seed, self.alpha, self.batch_size = seed, alpha, batch_size
         self.group_by_length, self.megabatch_factor = group_by_length, max(1, megabatch_factor)
+        # step_tokens > 0: steps are cut from the sorted megabatch by padded tokens (rows x
+        # longest <= step_tokens, at least min_rows rows) instead of batch_size examples, so
+        # a step of short examples holds many of them; batch_size x megabatch_factor draws
+        # are made per refill either way, so the draws (and p_i) do not change
+        self.step_tokens, self.min_rows = step_tokens, max(1, min_rows)
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.epoch = {s: 0 for s in self.sources}
         self.pos = {s: 0 for s in self.sources}
@@ -76,7 +100,12 @@ class MixtureSampler:
         items = [[s, self._next_index(s)] for s in self.draw_sources(n)]
         if self.group_by_length:
             items.sort(key=lambda it: self.lengths[it[0]][it[1]])
-        batches = [items[i:i + self.batch_size] for i in range(0, n, self.batch_size)]
+        if self.step_tokens:
+            lengths = [self.lengths[s][i] for s, i in items]
+            batches = [[items[i] for i in cut] for cut in
+                       cut_by_tokens(lengths, self.step_tokens, self.min_rows)]
+        else:
+            batches = [items[i:i + self.batch_size] for i in range(0, n, self.batch_size)]
         order = self.rng.permutation(len(batches)) if self.group_by_length else range(len(batches))
         self.pending = [batches[i] for i in order]
 
@@ -89,14 +118,16 @@ class MixtureSampler:
         return {"rng": copy.deepcopy(self.rng.bit_generator.state), "epoch": dict(self.epoch),
                 "pos": dict(self.pos), "pending": copy.deepcopy(self.pending),
                 "sources": list(self.sources), "seed": self.seed, "alpha": self.alpha,
-                "batch_size": self.batch_size}
+                "batch_size": self.batch_size, "step_tokens": self.step_tokens}
 
     def load_state_dict(self, state: dict) -> None:
         """Continue a saved stream exactly; a stream saved under other settings is refused
         (adopting the saved seed or alpha silently would make the config a false record)."""
-        if state["sources"] != self.sources or state["batch_size"] != self.batch_size:
+        if state["sources"] != self.sources or state["batch_size"] != self.batch_size or \
+                state.get("step_tokens", 0) != self.step_tokens:
             raise ValueError("sampler state was saved for other sources or batch size: "
-                             f"{state['sources']} x {state['batch_size']}")
+                             f"{state['sources']} x {state['batch_size']} examples, "
+                             f"{state.get('step_tokens', 0)} tokens per step")
         changed = [f"mixture.{k} (saved {state[k]}, now {getattr(self, k)})"
                    for k in ("seed", "alpha") if k in state and state[k] != getattr(self, k)]
         if changed:

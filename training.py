@@ -268,7 +268,9 @@ def setup(cfg) -> Run:
     val = {s: sp["validation"] for s, sp in data.tokenized.items() if len(sp["validation"])}
     sampler = MixtureSampler({s: ds["length"] for s, ds in train.items()}, cfg.mixture.alpha,
                              cfg.mixture.seed, t_cfg.batch_size * t_cfg.grad_accum * world,
-                             cfg.mixture.group_by_length, cfg.mixture.megabatch_factor)
+                             cfg.mixture.group_by_length, cfg.mixture.megabatch_factor,
+                             step_tokens=t_cfg.max_tokens_per_batch * t_cfg.grad_accum * world,
+                             min_rows=world)
     prepared, optimizer = accelerator.prepare(model, optimizer)
     logs = os.path.join(cfg.run_dir, "logs")
     return Run(cfg, accelerator, tok, data, prepared, accelerator.unwrap_model(prepared), params,

@@ -120,11 +120,16 @@ def read_examples(path: str) -> list[dict]:
         return [json.loads(line) for line in f]
 
 
-def length_grouped(examples: list[dict], size: int) -> list[list[dict]]:
-    """Groups of `size` cut from the length-sorted pool, in a seeded order (what the mixture
-    sampler's megabatches do)."""
+def length_grouped(examples: list[dict], size: int = 0, step_tokens: int = 0) -> list[list[dict]]:
+    """Groups cut from the length-sorted pool (`size` examples each, or by padded tokens as
+    mixture.cut_by_tokens cuts a sampler megabatch), in a seeded order."""
+    from mixture import cut_by_tokens
     srt = sorted(examples, key=lambda e: len(e["input_ids"]))
-    groups = [srt[i:i + size] for i in range(0, len(srt), size)]
+    if step_tokens:
+        groups = [[srt[i] for i in g] for g in cut_by_tokens([len(e["input_ids"]) for e in srt],
+                                                             step_tokens)]
+    else:
+        groups = [srt[i:i + size] for i in range(0, len(srt), size)]
     order = torch.randperm(len(groups), generator=torch.Generator().manual_seed(0)).tolist()
     return [groups[i] for i in order]
 
@@ -137,6 +142,7 @@ def sync() -> None:
 
 def timed(step, items: list, tokens_of, warmup: int = 2) -> dict:
     """Median step time, tokens/s, peak memory and each timed step's loss."""
+    warmup = min(warmup, len(items) - 1)
     for item in items[:warmup]:
         step(item)
     sync()
@@ -153,6 +159,35 @@ def timed(step, items: list, tokens_of, warmup: int = 2) -> dict:
             "tokens_per_step": tokens / len(times), "losses": [float(x) for x in losses],
             "peak_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available()
             else None}
+
+
+def timed_alternating(variants: dict, items: list, tokens_of, warmup: int = 2) -> dict:
+    """Like `timed`, for several variants run step by step in turn on the same items (each
+    variant: (switch-to function, step function)), so drift hits all alike."""
+    cuda = torch.cuda.is_available()
+    for item in items[:warmup]:
+        for enter, step in variants.values():
+            enter()
+            step(item)
+    out = {name: {"times": [], "losses": [], "peak": 0.0} for name in variants}
+    for item in items[warmup:]:
+        for name, (enter, step) in variants.items():
+            enter()
+            sync()
+            if cuda:
+                torch.cuda.reset_peak_memory_stats()
+            t0 = time.perf_counter()
+            out[name]["losses"].append(step(item))
+            sync()
+            out[name]["times"].append(time.perf_counter() - t0)
+            if cuda:
+                out[name]["peak"] = max(out[name]["peak"], torch.cuda.max_memory_allocated() / 2**30)
+    tokens = sum(tokens_of(item) for item in items[warmup:])
+    return {name: {"s_per_step": statistics.median(r["times"]),
+                   "tokens_per_s": tokens / sum(r["times"]),
+                   "tokens_per_step": tokens / len(r["times"]),
+                   "losses": [float(x) for x in r["losses"]],
+                   "peak_gib": r["peak"] if cuda else None} for name, r in out.items()}
 
 
 # ------------------------------------------------------------------ the two steps
@@ -313,7 +348,7 @@ def main() -> None:
     if args.write_examples:
         root = args.data if os.path.isdir(args.data) else os.path.join(ROOT, "tests", "fixtures",
                                                                          "data")
-        return write_examples(args.write_examples, root, 768, 300)
+        return write_examples(args.write_examples, root, 1536, 300)
     bench = Bench(args)
     bench.run()
 
@@ -389,30 +424,35 @@ class Bench:
         p = Project(path, tok, four_bit=True)
         self.result["quantization"] = quantization_summary(p.model.backbone)
         t = p.cfg.training
-        per_step = t.batch_size * t.grad_accum
-        steps = [p.micro(g, self.args.budget) for g in length_grouped(pool, per_step)[:n]]
-        lm_steps = [p.micro(g, self.args.budget) for g in length_grouped(lm_pool, per_step)[:n]]
+        step_tokens = self.args.budget * t.grad_accum
+        per_step = f"{step_tokens} tokens/step"
+        steps = [p.micro(g, self.args.budget) for g in length_grouped(pool, 0, step_tokens)[:n]]
+        lm_steps = [p.micro(g, self.args.budget)
+                    for g in length_grouped(lm_pool, 0, step_tokens)[:n]]
         synth = {r: [[collate(ex, tok.pad_token_id)] for ex in syn[r]] for r in (1, 4, 8)}
-        self.result["budget"] = {"max_tokens_per_batch": self.args.budget,
-                                 "examples_per_step": per_step,
-                                 "micro_batches_per_step": statistics.mean(len(s) for s in steps)}
+        self.result["budget"] = {
+            "max_tokens_per_batch": self.args.budget, "step_tokens": step_tokens,
+            "examples_per_step": statistics.mean(sum(len(b["input_ids"]) for b in s) for s in steps),
+            "micro_batches_per_step": statistics.mean(len(s) for s in steps)}
         for label, weights in (("project (heads, bf16 autocast)", HEADS),
                                ("project, heads off", NO_HEADS), ("project + safety KL", WITH_KL)):
             step = p.step_fn(weights)
             for r in (1, 4):
                 self.row(label, f"{r}x{self.seq}", lambda: timed(step, synth[r], micro_tokens))
-            self.row(label, f"mixture, {per_step}/step, budget {self.args.budget}",
-                     lambda: timed(step, steps, micro_tokens))
+            self.row(label, f"mixture, {per_step}", lambda: timed(step, steps, micro_tokens))
         step = p.step_fn(HEADS)
         self.row("project (heads, bf16 autocast)", f"8x{self.seq} (the full budget)",
                  lambda: timed(step, synth[8], micro_tokens))
-        self.row("project (heads, bf16 autocast)", f"LM examples only, {per_step}/step",
+        self.row("project (heads, bf16 autocast)", f"LM examples only, {per_step}",
                  lambda: timed(step, lm_steps, micro_tokens))
-        set_norm_dtype(p.model.backbone, torch.float32)
-        step = p.step_fn(HEADS)
-        for r in (1, 4):
-            self.row("before: fp32 norms, bf16 autocast", f"{r}x{self.seq}",
-                     lambda: timed(step, synth[r], micro_tokens))
+        for r in (1, 4):  # old vs new dtype policy, alternating step by step on one model
+            for name, res in timed_alternating({
+                    "before: fp32 norms, bf16 autocast": (
+                        lambda: set_norm_dtype(p.model.backbone, torch.float32), step),
+                    "after: bf16 norms, bf16 autocast": (
+                        lambda: set_norm_dtype(p.model.backbone, torch.bfloat16), step)},
+                    synth[r], micro_tokens).items():
+                self.row(name, f"{r}x{self.seq}, alternating", lambda: res)
         set_norm_dtype(p.model.backbone, torch.bfloat16)
         self.result["generation"] = []
         try:

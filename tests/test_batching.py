@@ -59,14 +59,18 @@ def _adapter(run_dir, step):
                                   "adapter_model.safetensors"))
 
 
-@pytest.mark.parametrize("budget", [180, 4096])
-def test_token_budget_steps_give_the_update_of_the_same_examples_in_one_batch(
+@pytest.mark.parametrize("budget", [180, 600])
+def test_token_budget_accumulation_gives_the_update_of_one_big_micro_batch(
         tmp_path, data_cache, tiny_model_dir, budget):
+    """grad_accum 2 x budget B and grad_accum 1 x budget 2B cut the same token steps; split
+    into more micro-batches or not, the update is the same (batch_size x grad_accum, the
+    draws per refill unit, is 8 in both)."""
     from training import run_training
     common = ["lora.dropout=0.0", "training.head_dropout=0.0", "training.max_steps=4",
               "training.save_every=0", "losses.safety=0.1", "data.max_seq_len=180"]
     ref = tiny_config(tmp_path / "ref", data_cache, tiny_model_dir,
-                      common + ["training.batch_size=8", "training.grad_accum=1"])
+                      common + ["training.batch_size=8", "training.grad_accum=1",
+                                f"training.max_tokens_per_batch={2 * budget}"])
     bud = tiny_config(tmp_path / "bud", data_cache, tiny_model_dir,
                       common + ["training.batch_size=4", "training.grad_accum=2",
                                 f"training.max_tokens_per_batch={budget}"])

@@ -10,7 +10,8 @@ import sys
 from conftest import ROOT
 
 PROJECT = ("project (heads, bf16 autocast)", "project, heads off", "project + safety KL",
-           "before: fp32 norms, bf16 autocast", "project (heads, no autocast)")
+           "project (heads, no autocast)")
+DTYPE = ("before: fp32 norms, bf16 autocast", "after: bf16 norms, bf16 autocast")
 
 
 def test_bench_gpu_dry_run_covers_every_variant_in_4bit(tmp_path):
@@ -24,9 +25,11 @@ def test_bench_gpu_dry_run_covers_every_variant_in_4bit(tmp_path):
     assert out["plain_quantization"]["linear4bit_layers"] == 14
     assert out["quantization"]["residual_dtype"] == "torch.bfloat16"
     rows = {(r["variant"], r["batch"]): r for r in out["rows"]}
-    assert {v for v, _ in rows} == {"plain PEFT", *PROJECT}
+    assert {v for v, _ in rows} == {"plain PEFT", *PROJECT, *DTYPE}
     for variant in PROJECT:
         assert (variant, "1x32") in rows and (variant, "4x32") in rows
+    for variant in DTYPE:
+        assert (variant, "1x32, alternating") in rows and (variant, "4x32, alternating") in rows
     assert sum(b.startswith("mixture") for v, b in rows if v == "plain PEFT") == 2
     assert sum(b.startswith("mixture") for v, b in rows if v.startswith("project")) == 3
     for (variant, batch), r in rows.items():

@@ -86,3 +86,19 @@ def test_resuming_a_sampler_under_another_seed_or_alpha_is_refused(key, value):
     other = MixtureSampler(lengths, kwargs["alpha"], kwargs["seed"], batch_size=8)
     with pytest.raises(ValueError, match=f"mixture.{key}"):
         other.load_state_dict(json.loads(json.dumps(saved.state_dict())))
+
+
+def test_token_steps_fit_their_budget_and_keep_the_source_frequencies():
+    lengths = _lengths(SIZES)
+    s = MixtureSampler(lengths, 0.5, seed=5, batch_size=16, step_tokens=2000, min_rows=2)
+    counts, n = {k: 0 for k in SIZES}, 0
+    for _ in range(400):
+        step = s.next_batch()
+        longest = max(lengths[src][i] for src, i in step)
+        assert len(step) >= 2 and (len(step) * longest <= 2000 or len(step) == 2)
+        for src, _ in step:
+            counts[src] += 1
+            n += 1
+    for src in SIZES:
+        assert abs(counts[src] / n - s.probs[src]) < 0.02
+    assert len({len(s.next_batch()) for _ in range(50)}) > 5  # short steps hold more rows

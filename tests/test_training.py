@@ -308,10 +308,13 @@ def test_every_torch_load_is_weights_only():
     assert calls and all("weights_only=True" in c for c in calls)
 
 
-@pytest.mark.parametrize("budget", [[], ["training.max_tokens_per_batch=300"]],
-                         ids=["examples", "token budget"])
+@pytest.mark.parametrize("budget,single", [
+    ([], ["training.batch_size=8"]),
+    (["training.max_tokens_per_batch=300"], ["training.max_tokens_per_batch=300",
+                                             "training.grad_accum=2", "training.batch_size=4"])],
+    ids=["examples", "token budget"])
 def test_ddp_over_gloo_with_two_processes_matches_one_process(tmp_path, data_cache,
-                                                              tiny_model_dir, budget):
+                                                              tiny_model_dir, budget, single):
     """accelerate launch (torchrun) with 2 CPU processes forms a gloo group; 2 x batch 4
     gives the same update as one process with batch 8 and writes one final checkpoint. With a
     token budget each process regroups its 4 examples, and both run as many micro-batches."""
@@ -332,8 +335,7 @@ def test_ddp_over_gloo_with_two_processes_matches_one_process(tmp_path, data_cac
     assert [os.path.basename(p) for p in ckpts] == ["step_000004"]
     assert {"rng_rank0.json", "rng_rank1.json"} <= set(os.listdir(ckpts[0]))
     assert json.load(open(os.path.join(run, "manifest.json")))["stages"]["train"]["world_size"] == 2
-    single = tiny_config(tmp_path / "one", data_cache, tiny_model_dir,
-                         common + ["training.batch_size=8"])
+    single = tiny_config(tmp_path / "one", data_cache, tiny_model_dir, common + single)
     _run(single)
     wa, wb = _weights(run), _weights(single.run_dir)
     for k in wa:
