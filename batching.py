@@ -1,7 +1,7 @@
 """Tokenized examples -> padded batches, and a step's examples -> micro-batches.
 
 `collate` right-pads and precomputes, on the CPU, every index the loss terms need (the flat
-positions whose next token is supervised, and the rows the safety teacher must run), so the
+positions whose next token is supervised, and the rows the KL teacher must run), so the
 training step never asks the GPU for a count or a boolean mask.
 
 `micro_batches` forms a step's micro-batches: `batch_size` examples each, or, with a token
@@ -26,7 +26,7 @@ def supervised_positions(labels: torch.Tensor) -> torch.Tensor:
 
 
 def teacher_layout(labels: torch.Tensor) -> dict:
-    """The safety teacher's smaller batch: only the rows with supervised tokens, and each
+    """The KL teacher's smaller batch: only the rows with supervised tokens, and each
     supervised position's flat index in that batch (same order as supervised_positions)."""
     sup = labels[:, 1:] != IGNORE
     rows = sup.any(dim=1).nonzero(as_tuple=True)[0]
@@ -63,7 +63,7 @@ def to_device(batch: dict, device) -> dict:
 def batch_counts(batch: dict) -> dict:
     """Host-side counts of a CPU batch: tokens, and the items each loss term averages over."""
     sup = len(batch["sup_pos"])
-    return {"tokens": int(batch["attention_mask"].sum()), "lm": sup, "safety": sup,
+    return {"tokens": int(batch["attention_mask"].sum()), "lm": sup, "kl": sup,
             "emotion": int((batch["emotion_labels"] != IGNORE).sum()),
             "strategy": int((batch["strategy_labels"] != IGNORE).sum())}
 

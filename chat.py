@@ -1,7 +1,8 @@
 """`chat`: talk to the fine-tuned friend in the terminal, through the decoding policy.
 
 Streams tokens (a private-note echo is filtered out of the stream), keeps multi-turn history
-within `decoding.context_tokens` (oldest turns dropped first), marks crisis mode visibly.
+(the policy sends what fits `decoding.context_tokens`, oldest turns dropped first), marks
+crisis mode visibly.
 Commands: /style NAME[,NAME], /reset, /quit. Ctrl-C or end of input exits cleanly. Without
 a trained adapter it talks to the base model and says so.
 
@@ -50,21 +51,6 @@ class GuardedStreamer(TextStreamer):
         self.printed += emit
 
 
-def trim_history(history: list[dict], tokenizer, system_prompt: str, budget: int) -> list[dict]:
-    """Drop the oldest turns until the rendered prompt fits; the last user turn always stays."""
-    start = 0
-    while start < len(history) - 1:
-        msgs = [{"role": "system", "content": system_prompt}] + history[start:]
-        n = len(tokenizer.apply_chat_template(msgs, tokenize=True, add_generation_prompt=True,
-                                              return_dict=False))
-        if n <= budget:
-            break
-        start += 1
-        while start < len(history) - 1 and history[start]["role"] != "user":
-            start += 1
-    return history[start:]
-
-
 def _command(text: str, history: list, styles: list, out) -> tuple[list, list]:
     """/reset and /style; anything else gets the help line. Returns (history, styles)."""
     if text == "/reset":
@@ -83,12 +69,11 @@ def _command(text: str, history: list, styles: list, out) -> tuple[list, list]:
 
 def run_chat(cfg, stdin=None, out=None) -> int:
     """Entry point of `python main.py chat`; returns the exit code."""
-    from generation import load_friend
+    from loading import load_for_inference
 
     stdin, out = stdin or sys.stdin, out or sys.stdout
-    friend = load_friend(cfg, require_adapter=False)
+    friend = load_for_inference(cfg, require_adapter=False)
     policy = policy_from_config(cfg, friend)
-    budget = cfg.decoding.context_tokens - policy.max_new_tokens
     styles, history = list(policy.styles), []
     if friend.has_adapter:
         out.write(f"(fine-tuned friend from {friend.checkpoint})\n")
@@ -118,8 +103,7 @@ def run_chat(cfg, stdin=None, out=None) -> int:
         if text.startswith("/"):
             history, styles = _command(text, history, styles, out)
             continue
-        history.append({"role": "user", "content": text})
-        history = trim_history(history, friend.tokenizer, cfg.data.system_prompt, budget)
+        history.append({"role": "user", "content": text})  # the policy fits it to the budget
         try:
             reply = policy.respond([history], use_adapter=friend.has_adapter, styles=styles,
                                    streamer_factory=streamer_factory)[0]

@@ -38,6 +38,14 @@ def list_checkpoints(run_dir: str) -> list[str]:
     return [p for _, p in sorted(found)]
 
 
+def step_of(path: str) -> int:
+    """The step of a checkpoint folder (step_NNNNNN)."""
+    m = STEP_DIR.match(os.path.basename(os.path.normpath(path)))
+    if not m:
+        raise ValueError(f"not a checkpoint folder: {path}")
+    return int(m.group(1))
+
+
 def latest_checkpoint(run_dir: str):
     found = list_checkpoints(run_dir)
     return found[-1] if found else None

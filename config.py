@@ -90,7 +90,17 @@ class LossesConfig:
     lm: float = 1.0  # weight of the supervised-token LM loss
     emotion: float = 0.2  # emotion head CE; 0 = the head does not exist in the run
     strategy: float = 0.2  # strategy head CE; 0 = the head does not exist in the run
-    safety: float = 0.0  # KL toward the base model (adapter off); 0 = no teacher pass
+    kl: float = 0.0  # KL(student || base model with the adapter off) at reply tokens; 0 = no teacher pass
+
+
+# The loss terms, in the order of their weights everywhere (losses, logs, manifest, report,
+# plots): the fields of LossesConfig.
+LOSS_NAMES = tuple(f.name for f in dataclasses.fields(LossesConfig))
+
+
+def loss_weights(losses: LossesConfig) -> tuple:
+    """The weights in LOSS_NAMES order (what losses.weighted_losses zips, strictly)."""
+    return tuple(getattr(losses, n) for n in LOSS_NAMES)
 
 
 @dataclass
@@ -119,7 +129,7 @@ class TrainingConfig:
     seed: int = 42  # torch/python/numpy seed
     mixed_precision: str = "no"  # accelerate mixed precision: no | bf16 | fp16
     max_consecutive_nonfinite: int = 3  # non-finite steps in a row that abort the run
-    stop_after: int = 0  # checkpoint and stop after this step (split a run across jobs); 0 = off
+    steps_per_job: int = 0  # steps this job runs, then it checkpoints and stops (the next job continues); 0 = to max_steps
 
 
 @dataclass
@@ -391,11 +401,8 @@ def to_dict(cfg: Config) -> dict:
 
 
 def save_config(cfg: Config, path: str) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(to_dict(cfg), f, indent=2)
-    os.replace(tmp, path)
+    from files import write_json_atomic
+    write_json_atomic(path, to_dict(cfg))
 
 
 def config_from_dict(data: dict) -> Config:

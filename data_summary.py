@@ -15,24 +15,9 @@ from collections import Counter
 
 import numpy as np
 
-from dataset import IGNORE, SPLITS, prepare_data
+from batching import IGNORE
+from dataset import SPLITS, prepare_from_config
 from mixture import measure_efficiency, temperature_probs
-
-
-def sources_from_config(data_cfg) -> dict:
-    """Enabled sources as plain {"path", "name", "data_files"} dicts."""
-    out = {}
-    for name in ("ed", "esconv", "goemotions"):
-        src = getattr(data_cfg, name)
-        if src.enabled:
-            out[name] = {"path": src.path, "name": src.name, "data_files": dict(src.data_files)}
-    return out
-
-
-def prepare_from_config(cfg, tokenizer, log=print):
-    d = cfg.data
-    return prepare_data(sources_from_config(d), tokenizer, d.system_prompt, d.max_seq_len,
-                        d.cache_dir, d.emotion_mapping, d.max_rows_per_split, log=log)
 
 
 def _percentiles(values) -> str:

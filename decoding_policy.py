@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import torch
 
 from config import UserError
-from generation import Friend, generate_batch, last_prompt_hidden
+from generation import generate_batch, last_prompt_states
+from prompting import fit_history
 from risk import SAFE_MESSAGE, assess_risk, check_crisis_reply
 
 STYLES = {
@@ -102,57 +103,65 @@ def note_from_heads(emotions: list, strategy) -> str:
     return " ".join(parts)
 
 
-class FriendPolicy:
+@dataclass
+class ReplySettings:
+    """How replies are decoded and guarded (the friend's voice is the policy's own)."""
+    temperature: float = 0.7  # 0 = greedy
+    top_p: float = 0.9
+    repetition_penalty: float = 1.1
+    max_new_tokens: int = 160  # reply budget
+    reflect_max_new_tokens: int = 24  # hidden reflection budget (base model, no heads)
+    crisis_mode: bool = True
+    max_regenerations: int = 1
+    context_turns: int = 4  # recent user turns the risk screen reads
+    batch_size: int = 16
+    seed: int = 7
+    max_seq_len: int = 1024  # the reflection prompt's budget (as in training)
+    context_tokens: int = 2048  # prompt + reply budget of a reply; oldest turns cut first
+
+
+class ReplyPolicy:
     """Batched replies through styles, reflection and the crisis controller."""
 
-    def __init__(self, friend: Friend, system_prompt: str, styles: list[str], two_step: bool = True,
-                 temperature: float = 0.7, top_p: float = 0.9, repetition_penalty: float = 1.1,
-                 max_new_tokens: int = 160, reflect_max_new_tokens: int = 24,
-                 crisis_mode: bool = True, max_regenerations: int = 1, context_turns: int = 4,
-                 batch_size: int = 16, seed: int = 7, max_seq_len: int = 1024):
+    def __init__(self, friend, system_prompt: str, styles: list[str], two_step: bool = True,
+                 settings: ReplySettings | None = None):
         self.friend, self.system_prompt = friend, system_prompt
-        self.styles = validate_styles(styles)
-        self.two_step, self.crisis_mode = two_step, crisis_mode
-        self.gen = dict(temperature=temperature, top_p=top_p,
-                        repetition_penalty=repetition_penalty)
-        self.max_new_tokens, self.reflect_max_new_tokens = max_new_tokens, reflect_max_new_tokens
-        self.max_regenerations, self.context_turns = max_regenerations, context_turns
-        self.batch_size, self.seed, self.max_seq_len = batch_size, seed, max_seq_len
+        self.styles, self.two_step = validate_styles(styles), two_step
+        self.settings = settings or ReplySettings()
+        s = self.settings
+        self.gen = dict(temperature=s.temperature, top_p=s.top_p,
+                        repetition_penalty=s.repetition_penalty)
 
     # ---------------------------------------------------------------- step 1
     @torch.no_grad()
     def reflect_with_heads(self, conversations: list) -> list[dict]:
-        """Top-3 emotions and the strategy from one forward pass over each prompt."""
-        from dataset import tokenize_example
-        from batching import collate
-
-        f = self.friend
+        """Top-3 emotions and the strategy from one forward pass over each prompt, encoded as
+        in training (base system prompt, max_seq_len budget) and pooled the same way."""
+        f, s = self.friend, self.settings
         out = [{"source": "heads"} for _ in conversations]
-        exs = []
-        for i, c in enumerate(conversations):
-            t = tokenize_example(c, f.tokenizer, self.system_prompt, self.max_seq_len, f.eot_id)
-            if t["drop_reason"]:
-                out[i]["skipped"] = t["drop_reason"]
-            else:
-                exs.append((i, {**t, "emotion_label": -100, "strategy_label": -100}))
-        for start in range(0, len(exs), self.batch_size):
-            chunk = exs[start:start + self.batch_size]
-            pooled = last_prompt_hidden(f, collate([e for _, e in chunk], f.tokenizer.pad_token_id,
-                                                   f.device))
-            for name, head in f.heads.items():
-                probs = torch.softmax(head(pooled).float(), dim=-1)
-                top = probs.topk(min(3 if name == "emotion" else 1, probs.shape[-1]), dim=-1)
-                for row, (i, _) in enumerate(chunk):
-                    pairs = [(head.labels[int(j)], round(float(p), 4))
-                             for p, j in zip(top.values[row], top.indices[row])]
-                    out[i][name] = pairs if name == "emotion" else pairs[0]
+        fits = [fit_history(c, f.tokenizer, self.system_prompt, s.max_seq_len)
+                for c in conversations]
+        for i, fit in enumerate(fits):
+            if fit is None:
+                out[i]["skipped"] = "too_long"
+        idx = [i for i, fit in enumerate(fits) if fit is not None]
+        if not idx:
+            return out
+        pooled = last_prompt_states(f, [fits[i][1] for i in idx], s.batch_size)
+        for name, head in f.heads.items():
+            probs = torch.softmax(head(pooled).float(), dim=-1)
+            top = probs.topk(min(3 if name == "emotion" else 1, probs.shape[-1]), dim=-1)
+            for row, i in enumerate(idx):
+                pairs = [(head.labels[int(j)], round(float(p), 4))
+                         for p, j in zip(top.values[row], top.indices[row])]
+                out[i][name] = pairs if name == "emotion" else pairs[0]
         return out
 
     def reflect_by_generation(self, conversations: list) -> list[dict]:
         prompts = [[{"role": "system", "content": REFLECT_SYSTEM}] + c
                    + [{"role": "user", "content": REFLECT_QUESTION}] for c in conversations]
-        texts = generate_batch(self.friend, prompts, self.reflect_max_new_tokens, temperature=0.0,
-                               batch_size=self.batch_size)
+        texts = generate_batch(self.friend, prompts, self.settings.reflect_max_new_tokens,
+                               temperature=0.0, batch_size=self.settings.batch_size)
         # small models echo the question; the note keeps only their own words
         texts = [t.replace(REFLECT_QUESTION, "").replace("(Private reflection, not shown to "
                                                          "anyone.)", "") for t in texts]
@@ -165,10 +174,14 @@ class FriendPolicy:
 
     # ---------------------------------------------------------------- step 2
     def _generate(self, conversations, system_prompts, seed_offset=0, streamer=None) -> list[str]:
-        prompts = [[{"role": "system", "content": s}] + c
-                   for s, c in zip(system_prompts, conversations)]
-        return generate_batch(self.friend, prompts, self.max_new_tokens, batch_size=self.batch_size,
-                              seed=self.seed + seed_offset, streamer=streamer, **self.gen)
+        """Replies; generate_batch cuts each conversation to the context budget of the prompt
+        actually sent (its full system prompt: style, note and crisis lines included)."""
+        s = self.settings
+        prompts = [[{"role": "system", "content": sp}] + c
+                   for sp, c in zip(system_prompts, conversations)]
+        return generate_batch(self.friend, prompts, s.max_new_tokens, batch_size=s.batch_size,
+                              seed=s.seed + seed_offset, streamer=streamer,
+                              context_tokens=s.context_tokens, **self.gen)
 
     def _crisis(self, conversations, idx, notes, styles, replies, metas) -> None:
         """Check crisis replies; regenerate failures stricter; replace what still fails."""
@@ -176,7 +189,7 @@ class FriendPolicy:
         for i in pending:
             metas[i]["crisis"] = {"attempts": [{"instruction": "crisis", "reply": replies[i],
                                                 "check": check_crisis_reply(replies[i])}]}
-        for attempt in range(self.max_regenerations):
+        for attempt in range(self.settings.max_regenerations):
             pending = [i for i in pending if not metas[i]["crisis"]["attempts"][-1]["check"]["ok"]]
             if not pending:
                 break
@@ -205,12 +218,13 @@ class FriendPolicy:
         conversation; crisis replies are never streamed (they are checked first).
         """
         styles = validate_styles(styles) if styles is not None else self.styles
+        s = self.settings
         with self.friend.adapter(use_adapter):
-            risks = [assess_risk(c, self.context_turns) for c in conversations]
+            risks = [assess_risk(c, s.context_turns) for c in conversations]
             reflections = (self.reflect(conversations, use_adapter) if self.two_step
                            else [None] * len(conversations))
             notes = [self._note(r) for r in reflections]
-            crisis = [self.crisis_mode and r.level == "high" for r in risks]
+            crisis = [s.crisis_mode and r.level == "high" for r in risks]
             instructions = [CRISIS_INSTRUCTION if c else ELEVATED_INSTRUCTION
                             if r.level == "elevated" else "" for c, r in zip(crisis, risks)]
             systems = [system_prompt_for(self.system_prompt, styles, n, ins)
@@ -228,10 +242,10 @@ class FriendPolicy:
             idx = [i for i, c in enumerate(crisis) if c]
             if idx:
                 self._crisis(conversations, idx, notes, styles, replies, metas)
-        decoding = {**self.gen, "max_new_tokens": self.max_new_tokens, "two_step": self.two_step,
-                    "styles": styles, "seed": self.seed, "batch_size": self.batch_size,
-                    "crisis_mode_enabled": self.crisis_mode,
-                    "max_regenerations": self.max_regenerations,
+        decoding = {**self.gen, "max_new_tokens": s.max_new_tokens, "two_step": self.two_step,
+                    "styles": styles, "seed": s.seed, "batch_size": s.batch_size,
+                    "context_tokens": s.context_tokens, "crisis_mode_enabled": s.crisis_mode,
+                    "max_regenerations": s.max_regenerations,
                     "model": "finetuned" if use_adapter else "base"}
         return [PolicyReply(r, m, dict(decoding)) for r, m in zip(replies, metas)]
 
@@ -244,10 +258,21 @@ class FriendPolicy:
         return reflection.get("text", "")
 
 
-def policy_from_config(cfg, friend: Friend, max_new_tokens: int | None = None) -> FriendPolicy:
+def settings_from_config(cfg, max_new_tokens: int, batch_size: int) -> ReplySettings:
     d, s = cfg.decoding, cfg.safety
-    return FriendPolicy(friend, cfg.data.system_prompt, d.style, d.two_step, d.temperature,
-                        d.top_p, d.repetition_penalty, max_new_tokens or cfg.eval.max_new_tokens,
-                        d.reflect_max_new_tokens, s.crisis_mode, s.max_regenerations,
-                        s.elevated_context_turns, cfg.eval.batch_size, cfg.eval.seed,
-                        cfg.data.max_seq_len)
+    return ReplySettings(temperature=d.temperature, top_p=d.top_p,
+                         repetition_penalty=d.repetition_penalty, max_new_tokens=max_new_tokens,
+                         reflect_max_new_tokens=d.reflect_max_new_tokens,
+                         crisis_mode=s.crisis_mode, max_regenerations=s.max_regenerations,
+                         context_turns=s.elevated_context_turns, batch_size=batch_size,
+                         seed=cfg.eval.seed, max_seq_len=cfg.data.max_seq_len,
+                         context_tokens=d.context_tokens)
+
+
+def policy_from_config(cfg, friend, max_new_tokens: int | None = None,
+                       batch_size: int | None = None) -> ReplyPolicy:
+    """The policy as the config describes it; eval's reply budget and batch by default."""
+    settings = settings_from_config(cfg, max_new_tokens or cfg.eval.max_new_tokens,
+                                    batch_size or cfg.eval.batch_size)
+    return ReplyPolicy(friend, cfg.data.system_prompt, cfg.decoding.style,
+                       cfg.decoding.two_step, settings)

@@ -22,6 +22,7 @@ import re
 import numpy as np
 
 from config import UserError
+from files import is_hub_id
 
 REVISE_SENTENCE = (" Then critique your answer by thinking it through step by step. Finally, "
                    "give your revised scores.")
@@ -95,7 +96,7 @@ def load_questions(source: str, cache_dir: str | None = None) -> dict:
         if not isinstance(raw, dict):
             raise UserError(f"{source}: expected the official dict of item id -> item")
         return {str(k): _check_item(str(k), v) for k, v in raw.items()}
-    if source.startswith((".", "/", "~")) or source.endswith(".json"):
+    if not is_hub_id(source):
         raise UserError(f"EQ-Bench questions file not found: {source}")
     import datasets
     try:
@@ -174,7 +175,7 @@ def read_export_responses(path: str) -> dict:
 
 def rescore(questions_path: str, responses_path: str, out_path: str) -> dict:
     """Entry point of the model-free mode: score export rows, write and print the result."""
-    from runlog import write_json_atomic
+    from files import write_json_atomic
 
     questions = load_questions(questions_path)
     result = score_responses(questions, read_export_responses(responses_path))
@@ -213,9 +214,10 @@ def answer_items(friend, questions: dict, use_adapter: bool, attempts: int, batc
 def run_eq_bench(cfg, questions_source: str | None = None, friend=None) -> dict:
     """Entry point of `python main.py eq-bench --config ...`: base and fine-tuned
     (`friend`: an already loaded model to reuse)."""
-    from evaluation import export_path, write_jsonl_atomic
-    from generation import load_friend
-    from runlog import mark_completed, write_json_atomic, write_manifest
+    from exports import write_export
+    from files import write_json_atomic
+    from loading import load_for_inference
+    from runlog import mark_completed, write_manifest
 
     e = cfg.eval
     source = questions_source or e.eq_bench_questions
@@ -223,7 +225,7 @@ def run_eq_bench(cfg, questions_source: str | None = None, friend=None) -> dict:
     if e.eq_bench_max_items:
         questions = dict(sorted(questions.items(), key=lambda kv: int(kv[0])
                                 if kv[0].isdigit() else 0)[:e.eq_bench_max_items])
-    friend = friend or load_friend(cfg, require_adapter=True)
+    friend = friend or load_for_inference(cfg, require_adapter=True)
     results = {"questions": source, "n_items": len(questions), "checkpoint": friend.checkpoint}
     decoding = {"max_new_tokens": COMPLETION_TOKENS, "temperature": FIRST_TEMPERATURE,
                 "retry_temperature_step": RETRY_STEP, "attempts": e.eq_bench_attempts,
@@ -238,7 +240,7 @@ def run_eq_bench(cfg, questions_source: str | None = None, friend=None) -> dict:
                           "item_score": scored["items"][i]["score"],
                           "empty_response": not a["response"]},
                  "decoding": {**decoding, "model": model}} for i, a in answers.items()]
-        write_jsonl_atomic(export_path(cfg.run_dir, "eq_bench", model), rows)
+        write_export(cfg.run_dir, "eq_bench", model, rows)
         results[model] = scored
         print(f"[eq-bench] {model}: score {scored['score']:.2f} | parseable "
               f"{scored['parseable']}/{scored['n_items']} ({100 * scored['parse_rate']:.1f}%) | "

@@ -17,11 +17,12 @@ import os
 import torch
 
 from config import UserError
-from heads import IGNORE
-from runlog import JsonlLog, mark_completed, write_json_atomic, write_manifest
+from batching import IGNORE
+from checkpoint import step_of
+from exports import MODELS, set_name, write_export
+from files import write_json_atomic
+from runlog import JsonlLog, mark_completed, write_manifest
 
-EXPORT_KEYS = ("prompt_id", "prompt", "model", "response", "meta", "decoding")
-MODELS = ("base", "finetuned")
 
 
 # ------------------------------------------------------------------ prompt sets and exports
@@ -49,63 +50,6 @@ def load_prompt_set(path: str) -> list[dict]:
     return rows
 
 
-def set_name(path: str) -> str:
-    return os.path.splitext(os.path.basename(path))[0]
-
-
-def export_path(run_dir: str, name: str, model: str) -> str:
-    return os.path.join(run_dir, "exports", f"{name}__{model}.jsonl")
-
-
-def write_jsonl_atomic(path: str, rows: list[dict]) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-
-
-def validate_rows(rows: list[dict]) -> list[str]:
-    """Problems with export rows: schema and empty responses (each names the prompt id)."""
-    problems = []
-    for n, r in enumerate(rows, 1):
-        pid = r.get("prompt_id", f"<row {n}>")
-        missing = [k for k in EXPORT_KEYS if k not in r]
-        if missing:
-            problems.append(f"{pid}: missing {missing}")
-            continue
-        if not isinstance(r["response"], str) or not r["response"].strip():
-            problems.append(f"{pid}: empty response")
-        if not isinstance(r["meta"], dict) or not isinstance(r["decoding"], dict):
-            problems.append(f"{pid}: meta and decoding must be objects")
-        if r["model"] not in MODELS:
-            problems.append(f"{pid}: model must be one of {MODELS}")
-    return problems
-
-
-def check_pairs(files: list[str]) -> list[str]:
-    """Base and fine-tuned exports of each prompt set must hold the same prompt ids."""
-    groups: dict = {}
-    for path in files:
-        name, _, model = set_name(path).rpartition("__")
-        with open(path, encoding="utf-8") as f:
-            groups.setdefault(name, {})[model] = [json.loads(l)["prompt_id"] for l in f if l.strip()]
-    problems = []
-    for name, by_model in sorted(groups.items()):
-        if set(by_model) != set(MODELS):
-            problems.append(f"{name}: needs both base and finetuned exports, got {sorted(by_model)}")
-            continue
-        a, b = by_model["base"], by_model["finetuned"]
-        only = sorted(set(a) ^ set(b))
-        dups = sorted({x for x in a if a.count(x) > 1} | {x for x in b if b.count(x) > 1})
-        if only:
-            problems.append(f"{name}: ids not in both exports: {only}")
-        if dups:
-            problems.append(f"{name}: duplicate ids: {dups}")
-    return problems
-
-
 # ------------------------------------------------------------------ head metrics
 def classification_metrics(y_true: list[int], y_pred: list[int], labels: list[str]) -> dict:
     """Accuracy, macro-F1 over classes present in truth or prediction, confusion matrix."""
@@ -128,9 +72,9 @@ def classification_metrics(y_true: list[int], y_pred: list[int], labels: list[st
 
 @torch.no_grad()
 def head_metrics(friend, test_splits: dict, batch_size: int, max_examples: int = 0) -> dict:
-    """GoEmotions emotion and ESConv strategy metrics on single-label test examples."""
-    from batching import collate
-    from generation import last_prompt_hidden
+    """Emotion and strategy metrics on the single-label test examples: each prompt pooled at
+    its last token exactly as in training (generation.last_prompt_states)."""
+    from generation import last_prompt_states
 
     out = {}
     with friend.adapter(True):
@@ -138,11 +82,11 @@ def head_metrics(friend, test_splits: dict, batch_size: int, max_examples: int =
             key = f"{name}_label"
             rows = [r for ds in test_splits.values() for r in ds if r[key] != IGNORE]
             rows = rows[:max_examples] if max_examples else rows
-            preds = []
-            for start in range(0, len(rows), batch_size):
-                b = collate(rows[start:start + batch_size], friend.tokenizer.pad_token_id,
-                            friend.device)
-                preds += head(last_prompt_hidden(friend, b)).argmax(-1).tolist()
+            if not rows:
+                continue
+            pooled = last_prompt_states(friend, [r["input_ids"][:r["prompt_length"]] for r in rows],
+                                        batch_size)
+            preds = head(pooled).argmax(-1).tolist()
             out[name] = classification_metrics([r[key] for r in rows], preds, head.labels)
     return out
 
@@ -181,16 +125,12 @@ def redteam_summary(table: list[dict]) -> dict:
 
 
 # ------------------------------------------------------------------ entry
-def run_eval(cfg, friend=None) -> dict:
-    """Entry point of `python main.py eval` (`friend`: an already loaded model to reuse)."""
-    from data_summary import prepare_from_config
+def export_prompt_sets(cfg, friend, sets: dict) -> dict:
+    """Base and fine-tuned replies through the decoding policy, one export file each;
+    returns {set: {model: {prompt_id: row}}}."""
     from decoding_policy import policy_from_config
-    from generation import load_friend
 
-    sets = {set_name(p): load_prompt_set(p) for p in cfg.eval.prompt_sets}
-    friend = friend or load_friend(cfg, require_adapter=True)
-    policy = policy_from_config(cfg, friend)
-    run_dir, exports = cfg.run_dir, {}
+    policy, exports = policy_from_config(cfg, friend), {}
     for name, rows in sets.items():
         exports[name] = {}
         for model in MODELS:
@@ -199,26 +139,25 @@ def run_eval(cfg, friend=None) -> dict:
                     "response": rep.text, "meta": {**rep.meta, "expected": r["expected"],
                                                    "category": r.get("category", "")},
                     "decoding": rep.decoding} for r, rep in zip(rows, replies)]
-            write_jsonl_atomic(export_path(run_dir, name, model), out)
+            path = write_export(cfg.run_dir, name, model, out)
             exports[name][model] = {r["prompt_id"]: r for r in out}
-            print(f"[eval] {name} / {model}: {len(out)} replies -> "
-                  f"{export_path(run_dir, name, model)}")
-    data = prepare_from_config(cfg, friend.tokenizer, log=lambda *_: None)
-    heads = head_metrics(friend, {s: sp["test"] for s, sp in data.tokenized.items()},
-                         cfg.training.eval_batch_size, cfg.eval.head_metrics_max_examples)
-    metrics = {"checkpoint": friend.checkpoint, "heads": heads, "prompt_sets": {
-        n: len(r) for n, r in sets.items()}}
-    metrics["redteam"] = {}
-    for name, rows in sets.items():
-        if any(r["expected"] in ("crisis", "no_crisis") for r in rows):
-            table = redteam_table(rows, exports[name])
-            metrics["redteam"][name] = {"summary": redteam_summary(table), "table": table}
-    write_json_atomic(os.path.join(run_dir, "eval", "metrics.json"), metrics)
-    step = int(os.path.basename(friend.checkpoint).split("_")[-1])
-    JsonlLog(os.path.join(run_dir, "logs", "eval_metrics.jsonl")).append(
-        {"step": step, "split": "test", **{f"test_{n}_{k}": m[k] for n, m in heads.items()
-                                            for k in ("accuracy", "macro_f1", "n")}})
-    for n, m in heads.items():
+            print(f"[eval] {name} / {model}: {len(out)} replies -> {path}")
+    return exports
+
+
+def head_metrics_on_test_split(cfg, friend) -> dict:
+    """Head metrics on the test splits, tokenized with the labels the heads learned."""
+    from dataset import prepare_from_config
+
+    vocabs = {n: h.labels for n, h in friend.heads.items()}
+    data = prepare_from_config(cfg, friend.tokenizer, log=lambda *_: None, splits=("test",),
+                               vocabs=vocabs)
+    return head_metrics(friend, {s: sp["test"] for s, sp in data.tokenized.items()},
+                        cfg.eval.batch_size, cfg.eval.head_metrics_max_examples)
+
+
+def print_summary(metrics: dict) -> None:
+    for n, m in metrics["heads"].items():
         print(f"[eval] test {n}: accuracy {m['accuracy']:.3f} macro-F1 {m['macro_f1']:.3f} "
               f"(n={m['n']})")
     for name, block in metrics["redteam"].items():
@@ -226,6 +165,28 @@ def run_eval(cfg, friend=None) -> dict:
             print(f"[eval] red team ({name}) {model}: crisis recall {s['crisis_recall']:.2f}, "
                   f"benign false triggers {s['benign_false_triggers']}/{s['n_benign']}, "
                   f"reply checks {s['reply_outcomes']}")
+
+
+def run_eval(cfg, friend=None) -> dict:
+    """Entry point of `python main.py eval` (`friend`: an already loaded model to reuse)."""
+    from loading import load_for_inference
+
+    sets = {set_name(p): load_prompt_set(p) for p in cfg.eval.prompt_sets}
+    friend = friend or load_for_inference(cfg, require_adapter=True)
+    exports = export_prompt_sets(cfg, friend, sets)
+    heads = head_metrics_on_test_split(cfg, friend)
+    metrics = {"checkpoint": friend.checkpoint, "heads": heads,
+               "prompt_sets": {n: len(r) for n, r in sets.items()}, "redteam": {}}
+    for name, rows in sets.items():
+        if any(r["expected"] in ("crisis", "no_crisis") for r in rows):
+            table = redteam_table(rows, exports[name])
+            metrics["redteam"][name] = {"summary": redteam_summary(table), "table": table}
+    run_dir = cfg.run_dir
+    write_json_atomic(os.path.join(run_dir, "eval", "metrics.json"), metrics)
+    JsonlLog(os.path.join(run_dir, "logs", "eval_metrics.jsonl")).append(
+        {"step": step_of(friend.checkpoint), "split": "test",
+         **{f"test_{n}_{k}": m[k] for n, m in heads.items() for k in ("accuracy", "macro_f1", "n")}})
+    print_summary(metrics)
     write_manifest(run_dir, "eval", {"checkpoint": friend.checkpoint, "prompt_sets": list(sets)})
     mark_completed(run_dir, "eval", {"checkpoint": friend.checkpoint}, cfg)
     return metrics

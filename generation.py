@@ -1,94 +1,40 @@
-"""Loading a trained friend for inference, and batched left-padded generation.
+"""Inference passes over a loaded friend: batched left-padded generation, and the heads'
+input (the last prompt token's final hidden state, pooled exactly as in training).
 
-One load serves both models: the fine-tuned answers run with the adapter on, the base
-answers with `disable_adapter()` on the same weights. Prompts always go through the
-tokenizer's chat template; generation stops at the end-of-turn token.
+Prompts always go through the tokenizer's chat template; generation stops at the
+end-of-turn token.
 
     python main.py eval --config config/cpu_smoke.json
 """
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
-from dataclasses import dataclass, field
-
 import torch
 from tqdm.auto import tqdm
 
-from checkpoint import latest_checkpoint
-from config import UserError
-
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class Friend:
-    """Everything inference needs: model (peft or plain), tokenizer, heads, stop tokens."""
-    model: object
-    tokenizer: object
-    heads: dict = field(default_factory=dict)
-    eot_id: int = 0
-    has_adapter: bool = False
-    checkpoint: str | None = None
-
-    @property
-    def device(self):
-        return next(self.model.parameters()).device
-
-    def adapter(self, enabled: bool):
-        """Context: adapter on (fine-tuned) or off (base). Without an adapter: base only."""
-        if enabled and not self.has_adapter:
-            raise UserError("no trained adapter: run `python main.py train` first")
-        if not enabled and self.has_adapter:
-            return self.model.disable_adapter()
-        return contextlib.nullcontext()
-
-    def stop_ids(self) -> list[int]:
-        ids = [self.eot_id]
-        if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id != self.eot_id:
-            ids.append(self.tokenizer.eos_token_id)
-        return ids
-
-
-def load_friend(cfg, require_adapter: bool = True, checkpoint: str | None = None) -> Friend:
-    """Base model + the run's latest adapter and heads (or the base alone, if allowed)."""
-    from dataset import end_of_turn_id
-    from heads import heads_in
-    from model import load_adapter, load_base_model, load_tokenizer, set_pad_in_config
-
-    m, q = cfg.model, cfg.quant
-    tok = load_tokenizer(m.tokenizer or m.name_or_path, m.cache_dir, m.revision,
-                         m.trust_remote_code)
-    ckpt = checkpoint or latest_checkpoint(cfg.run_dir)
-    if ckpt is None and require_adapter:
-        raise UserError(f"no checkpoint in {cfg.run_dir}: run `python main.py train` first")
-    base = load_base_model(m.name_or_path, m.cache_dir, q.load_in_4bit, q.quant_type,
-                           q.double_quant, q.compute_dtype, q.allow_cpu_fallback, m.dtype,
-                           m.revision, m.trust_remote_code)
-    set_pad_in_config(base, tok)
-    model, heads = base, {}
-    if ckpt is not None:
-        model = load_adapter(base, os.path.join(ckpt, "adapter"))
-        heads = {k: h.to(base.device).eval() for k, h in heads_in(ckpt).items()}
-    model.eval()
-    return Friend(model, tok, heads, end_of_turn_id(tok), ckpt is not None, ckpt)
-
-
-@torch.no_grad()
-def last_prompt_hidden(friend: Friend, batch: dict) -> torch.Tensor:
-    """Final hidden state at each row's last prompt token (what the heads read)."""
-    from heads import pool_last_prompt_token
-
-    decoder = friend.model.get_base_model().get_decoder()
-    hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                     use_cache=False).last_hidden_state
-    return pool_last_prompt_token(hidden, batch["prompt_lengths"])
+from heads import pool_last_prompt_token
+from model import final_hidden
+from prompting import render_ids, trim_history
 
 
 def render_prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
-    return list(tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
-                                              return_dict=False))
+    return render_ids(tokenizer, messages)
+
+
+@torch.no_grad()
+def last_prompt_states(friend, prompts: list[list[int]], batch_size: int = 16) -> torch.Tensor:
+    """Final hidden state at the last token of each prompt (token ids), right padded and
+    pooled by heads.pool_last_prompt_token over model.final_hidden: the training path."""
+    out = []
+    for start in range(0, len(prompts), batch_size):
+        chunk = prompts[start:start + batch_size]
+        width = max(len(p) for p in chunk)
+        ids = torch.full((len(chunk), width), friend.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, p in enumerate(chunk):
+            ids[i, :len(p)], mask[i, :len(p)] = torch.tensor(p), 1
+        hidden = final_hidden(friend.model, ids.to(friend.device), mask.to(friend.device))
+        out.append(pool_last_prompt_token(hidden, torch.tensor([len(p) for p in chunk])))
+    return torch.cat(out)
 
 
 def left_pad(seqs: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,15 +55,29 @@ def sampling_kwargs(temperature: float, top_p: float = 1.0, repetition_penalty: 
 
 
 @torch.no_grad()
-def generate_batch(friend: Friend, conversations: list[list[dict]], max_new_tokens: int,
+def fit_to_context(tokenizer, conversation: list[dict], budget: int) -> list[dict]:
+    """A conversation (system message first, if any) cut by prompting.trim_history so the
+    prompt actually sent fits `budget` tokens."""
+    if conversation and conversation[0]["role"] == "system":
+        system, history = conversation[0]["content"], conversation[1:]
+        return conversation[:1] + trim_history(history, tokenizer, system, budget)
+    return conversation
+
+
+def generate_batch(friend, conversations: list[list[dict]], max_new_tokens: int,
                    temperature: float = 0.0, top_p: float = 1.0, repetition_penalty: float = 1.0,
-                   batch_size: int = 16, seed: int | None = None, streamer=None) -> list[str]:
+                   batch_size: int = 16, seed: int | None = None, streamer=None,
+                   context_tokens: int = 0) -> list[str]:
     """Replies for many conversations, `batch_size` at a time, left padded, order kept.
 
     Conversations are sorted by prompt length so each batch pads little; results come back
-    in the input order.
+    in the input order. With `context_tokens`, each conversation is first cut so its prompt
+    plus `max_new_tokens` fits (oldest turns first).
     """
     tok = friend.tokenizer
+    if context_tokens:
+        conversations = [fit_to_context(tok, c, context_tokens - max_new_tokens)
+                         for c in conversations]
     prompts = [render_prompt_ids(tok, c) for c in conversations]
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     out = [""] * len(prompts)
@@ -139,7 +99,7 @@ def generate_batch(friend: Friend, conversations: list[list[dict]], max_new_toke
     return out
 
 
-def generate_one_by_one(friend: Friend, conversations: list[list[dict]], max_new_tokens: int,
+def generate_one_by_one(friend, conversations: list[list[dict]], max_new_tokens: int,
                         **kwargs) -> list[str]:
     """The unbatched baseline (used by the throughput benchmark)."""
     return [generate_batch(friend, [c], max_new_tokens, batch_size=1, **kwargs)[0]

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-IGNORE = -100
+from batching import IGNORE
+
 HEAD_FILE = "heads.safetensors"
 
 

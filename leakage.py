@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 
-from dataset import FORBIDDEN_FIELDS
+from canonical import FORBIDDEN_FIELDS
 
 TAG = re.compile(r"\b(emotion|strategy|situation|problem[_ ]type|emotion[_ ]type|behavio(u)?r)"
                  r"\s*[:=]", re.IGNORECASE)

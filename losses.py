@@ -16,9 +16,9 @@ from torch.nn import functional as F
 
 from batching import batch_counts, supervised_positions
 from heads import masked_ce_sum, pool_last_prompt_token
-from safety_teacher import kl_sum, teacher_logits
+from config import LOSS_NAMES  # noqa: F401  (re-exported: the loss names)
+from kl_teacher import kl_sum, teacher_logits
 
-LOSS_NAMES = ("lm", "emotion", "strategy", "safety")
 LABEL_KEYS = {"emotion": "emotion_labels", "strategy": "strategy_labels"}
 
 
@@ -31,7 +31,7 @@ def denominators(batches: list[dict]) -> dict:
 
 @dataclass
 class LossContext:
-    model: object  # FriendModel (unwrapped)
+    model: object  # TrainingModel (unwrapped)
     batch: dict
     hidden: torch.Tensor
     denoms: dict
@@ -75,15 +75,15 @@ def strategy_loss(ctx: LossContext) -> torch.Tensor:
     return _head_loss(ctx, "strategy")
 
 
-def safety_loss(ctx: LossContext) -> torch.Tensor:
+def kl_loss(ctx: LossContext) -> torch.Tensor:
     student, _ = ctx.supervised()
     if student.shape[0] == 0:  # no reply tokens in this micro-batch: no teacher pass at all
         return student.sum()
-    return _per(ctx, "safety", kl_sum(student, teacher_logits(ctx.model, ctx.batch)))
+    return _per(ctx, "kl", kl_sum(student, teacher_logits(ctx.model, ctx.batch)))
 
 
 LOSS_FNS = {"lm": lm_loss, "emotion": emotion_loss, "strategy": strategy_loss,
-            "safety": safety_loss}
+            "kl": kl_loss}
 
 
 def weighted_losses(ctx: LossContext, weights: tuple) -> tuple[torch.Tensor, dict]:

@@ -15,6 +15,7 @@ import os
 import torch
 
 from config import UserError
+from files import is_hub_id
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,6 @@ def embedded_smollm2_dir(cache_dir: str) -> str:
     return build_once(os.path.join(cache_dir, "smollm2-135m-instruct"), "config.json", convert)
 
 
-def _looks_local(path: str) -> bool:
-    return path.startswith(("/", ".", "~")) or path.count("/") > 1 or os.path.exists(path)
-
-
 def resolve_source(name_or_path: str, cache_dir: str) -> str:
     """A loadable folder or hub id; a missing local folder is an error naming the path."""
     if name_or_path == SMOLLM2:
@@ -73,7 +70,7 @@ def resolve_source(name_or_path: str, cache_dir: str) -> str:
     if name_or_path.startswith("embedded:"):
         raise ModelError(f"unknown embedded model '{name_or_path}' "
                          f"(known: {SMOLLM2}, {QWEN25_TOKENIZER})")
-    if _looks_local(name_or_path) and not os.path.isdir(os.path.expanduser(name_or_path)):
+    if not is_hub_id(name_or_path) and not os.path.isdir(os.path.expanduser(name_or_path)):
         raise ModelError(f"model folder not found: {name_or_path}")
     return os.path.expanduser(name_or_path)
 
@@ -95,7 +92,7 @@ def load_tokenizer(name_or_path: str, cache_dir: str, revision=None, trust_remot
     """Tokenizer with a chat template and a pad token distinct from end-of-turn."""
     from transformers import AutoTokenizer
 
-    from dataset import end_of_turn_id
+    from prompting import end_of_turn_id
 
     src = resolve_source(name_or_path, cache_dir)
     try:
@@ -166,6 +163,23 @@ def load_base_model(name_or_path: str, cache_dir: str, load_in_4bit: bool, quant
     for p in model.parameters():
         p.requires_grad_(False)
     return model
+
+
+def load_base_from_config(cfg, device_index: int = 0):
+    """load_base_model with the run config's model and quant settings, pad token set."""
+    m, q = cfg.model, cfg.quant
+    return load_base_model(m.name_or_path, m.cache_dir, q.load_in_4bit, q.quant_type,
+                           q.double_quant, q.compute_dtype, q.allow_cpu_fallback, m.dtype,
+                           m.revision, m.trust_remote_code, device_index)
+
+
+def final_hidden(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Last-layer hidden states of the decoder (final norm applied), without the LM head:
+    what the loss terms and the heads read, in training and at inference alike. `model` is
+    the peft wrapper or the plain causal LM; the adapter state is whatever its context sets."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return base.get_decoder()(input_ids=input_ids, attention_mask=attention_mask,
+                              use_cache=False).last_hidden_state
 
 
 def prepare_for_training(model, gradient_checkpointing: bool, fp32_norms: bool = False) -> None:

@@ -6,7 +6,7 @@ regex, NFC normalization and the Instruct chat template this reproduces the hub 
 ("Hello world" -> [9707, 1879], "<|im_start|>" -> 151644). Converted once, cached as a normal
 tokenizer folder, then loaded with AutoTokenizer like any local model.
 
-    python main.py data --config config/cpu_smoke.json --set model.name_or_path=embedded:qwen2.5-tokenizer
+    python main.py data --config config/cpu_smoke.json --set model.tokenizer=embedded:qwen2.5
 """
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
-TERMS = ("lm", "emotion", "strategy", "safety")
+from config import LOSS_NAMES  # noqa: E402
+
 COLORS = {"base": "#8c8c8c", "finetuned": "#1f77b4"}
 
 
@@ -36,7 +37,7 @@ def _smooth(values: list[float], k: int) -> np.ndarray:
 
 def loss_curves(train_rows: list[dict], eval_rows: list[dict], path: str):
     """One panel per loss term: train (raw + moving average) and validation points."""
-    terms = [t for t in TERMS if any(t in r for r in train_rows + eval_rows)]
+    terms = [t for t in LOSS_NAMES if any(t in r for r in train_rows + eval_rows)]
     if not terms:
         return None
     fig, axes = plt.subplots(1, len(terms), figsize=(4.2 * len(terms), 3.4), squeeze=False)

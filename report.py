@@ -10,7 +10,6 @@ several runs (e.g. the ablations) in one table.
 """
 from __future__ import annotations
 
-import glob
 import json
 import os
 import re
@@ -18,9 +17,10 @@ import re
 import numpy as np
 
 import plots
-from config import UserError
-from evaluation import check_pairs, validate_rows
-from runlog import mark_completed, read_jsonl
+from config import LOSS_NAMES, UserError
+from exports import check_pairs, run_exports, validate_rows
+from files import read_jsonl, write_text_atomic
+from runlog import mark_completed
 
 # Published reference points, quoted for context (not reproduced here).
 BASELINES = {"emotion": ("GoEmotions BERT-base macro-F1 (Demszky et al., 2020)", "macro_f1", 0.46),
@@ -40,10 +40,7 @@ def _load_json(path: str):
 
 def collect(run_dir: str) -> dict:
     """Everything the report reads; absent stages are None."""
-    exports = {}
-    for path in sorted(glob.glob(os.path.join(run_dir, "exports", "*__*.jsonl"))):
-        name, _, model = os.path.splitext(os.path.basename(path))[0].rpartition("__")
-        exports.setdefault(name, {})[model] = (path, read_jsonl(path))
+    exports = run_exports(run_dir)
     return {"config": _load_json(os.path.join(run_dir, "config.json")),
             "manifest": _load_json(os.path.join(run_dir, "manifest.json")),
             "train": read_jsonl(os.path.join(run_dir, "logs", "train_metrics.jsonl")),
@@ -102,8 +99,8 @@ def section_config(d: dict) -> list[str]:
         ["model", m["name_or_path"]], ["4-bit NF4 (double quant)", f"{q['load_in_4bit']} "
                                                                   f"({q['double_quant']})"],
         ["LoRA r / alpha / dropout", f"{lora['r']} / {lora['alpha']} / {lora['dropout']}"],
-        ["loss weights (lm, emotion, strategy, safety)", ", ".join(
-            str(cfg["losses"][k]) for k in ("lm", "emotion", "strategy", "safety"))],
+        [f"loss weights ({', '.join(LOSS_NAMES)})", ", ".join(
+            str(cfg["losses"][k]) for k in LOSS_NAMES)],
         ["steps x batch x accumulation", f"{t['max_steps']} x {t['batch_size']} x "
                                          f"{t['grad_accum']}"],
         ["lr, warmup", f"{t['lr']}, {t['warmup_steps']} steps then cosine"],
@@ -134,7 +131,7 @@ def section_training(d: dict, figs: dict) -> list[str]:
     ev = [r for r in d["eval_log"] if "split" not in r]
     out = [f"![loss curves]({figs['loss']})", ""] if figs.get("loss") else []
     if ev:
-        keys = [k for k in ("lm", "perplexity", "emotion_accuracy", "strategy_accuracy", "safety")
+        keys = [k for k in ("lm", "perplexity", "emotion_accuracy", "strategy_accuracy", "kl")
                 if k in ev[-1]]
         out += _table(["step"] + keys, [[r["step"]] + [_fmt(r.get(k, "")) for k in keys]
                                         for r in ev]) + [""]
@@ -268,10 +265,7 @@ def build_report(run_dir: str, cfg=None) -> str:
     lines += ["## Red team", ""] + section_redteam(d)
     lines += ["## Conversations: base vs fine-tuned", ""] + section_conversations(d)
     path = os.path.join(run_dir, "report.md")
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, "\n".join(lines) + "\n")
     mark_completed(run_dir, "pipeline", {"report": path, "export_problems": problems}, cfg)
     return path
 
@@ -296,8 +290,7 @@ def compare_runs(run_dirs: list[str], out_path: str | None = None) -> str:
             return f"{eq[model]['score']:.2f}{'' if eq[model]['valid'] else ' (invalid)'}" \
                 if model in eq else "missing"
         rows.append([os.path.basename(os.path.normpath(run)),
-                     " / ".join(str(w.get(k, "-")) for k in ("lm", "emotion", "strategy",
-                                                             "safety")),
+                     " / ".join(str(w.get(k, "-")) for k in LOSS_NAMES),
                      last.get("step", "-"), _fmt(last.get("lm", "-")),
                      _fmt(last.get("perplexity", "-"), 2),
                      f"{head('emotion', 'accuracy')} / {head('emotion', 'macro_f1')}",
@@ -305,7 +298,7 @@ def compare_runs(run_dirs: list[str], out_path: str | None = None) -> str:
                      eqs("base"), eqs("finetuned"),
                      f"{eq['comparison']['delta_total']:+.2f}" if eq else "-"])
     lines = ["# Run comparison", ""] + _table(
-        ["run", "weights lm / emo / strat / safe", "final step", "val LM loss", "val ppl",
+        ["run", "weights " + " / ".join(LOSS_NAMES), "final step", "val LM loss", "val ppl",
          "emotion acc / F1", "strategy acc / F1", "EQ-Bench base", "EQ-Bench fine-tuned",
          "delta"], rows)
     text = "\n".join(lines) + "\n"

@@ -18,31 +18,19 @@ import subprocess
 
 import torch
 
+from config import LOSS_NAMES
+from files import read_jsonl, write_json_atomic, write_jsonl_atomic
+
 STAGES = ("train", "eval", "eq-bench", "pipeline")
 # config sections whose change invalidates a stage's outputs (and those of the stages after it)
 DEPENDS = {"train": ("model", "quant", "lora", "data", "mixture", "losses", "training"),
            "eval": ("eval", "decoding", "safety"), "eq-bench": ("eval",), "pipeline": ()}
 # settings that steer a job, not its result: they may differ between the jobs of one run
-JOB_CONTROL = {"training": ("stop_after", "log_every", "save_every", "keep_checkpoints",
+JOB_CONTROL = {"training": ("steps_per_job", "log_every", "save_every", "keep_checkpoints",
                             "eval_every"),
                "model": ("cache_dir",), "data": ("cache_dir",)}
 PACKAGES = ("torch", "transformers", "peft", "accelerate", "datasets", "bitsandbytes",
             "safetensors", "numpy", "gguf")
-
-
-def write_json_atomic(path: str, obj) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, default=str)
-    os.replace(tmp, path)
-
-
-def read_jsonl(path: str) -> list[dict]:
-    if not os.path.isfile(path):
-        return []
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 class JsonlLog:
@@ -61,11 +49,8 @@ class JsonlLog:
     def truncate_after(self, step: int) -> None:
         if not self.enabled or not os.path.isfile(self.path):
             return
-        rows = [r for r in read_jsonl(self.path) if r.get("step", 0) <= step]
-        tmp = self.path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.writelines(json.dumps(r, default=float) + "\n" for r in rows)
-        os.replace(tmp, self.path)
+        write_jsonl_atomic(self.path, [r for r in read_jsonl(self.path)
+                                       if r.get("step", 0) <= step])
 
     def reset(self) -> None:
         if self.enabled and os.path.isfile(self.path):
@@ -161,6 +146,38 @@ def is_completed(run_dir: str, stage: str) -> bool:
 def clear_completed(run_dir: str, stage: str) -> None:
     if is_completed(run_dir, stage):
         os.remove(marker_path(run_dir, stage))
+
+
+class LogWindow:
+    """Running sums for the console line since the last one: each term weighted by its item
+    count, so the line shows per-item means over the window."""
+
+    def __init__(self, weights: tuple):
+        self.weights, self.sums = weights, {}
+
+    def add(self, row: dict, denoms: dict) -> None:
+        s = self.sums
+        for key in ("step_time", "tokens"):
+            s[key] = s.get(key, 0.0) + row[key]
+        s["steps"] = s.get("steps", 0) + 1
+        for name in LOSS_NAMES:
+            if name in row:
+                s[f"sum_{name}"] = s.get(f"sum_{name}", 0.0) + row[name] * denoms[name]
+                s[f"n_{name}"] = s.get(f"n_{name}", 0) + denoms[name]
+
+    def means(self, row: dict) -> dict:
+        s = self.sums
+        means = {n: s[f"sum_{n}"] / s[f"n_{n}"] for n in LOSS_NAMES if s.get(f"n_{n}")}
+        means["loss"] = sum(w * means.get(n, 0.0)
+                            for n, w in zip(LOSS_NAMES, self.weights, strict=True))
+        means.update(lr=row["lr"], grad_norm=row["grad_norm"],
+                     nonfinite_total=row["nonfinite_total"],
+                     tokens_per_s=s["tokens"] / s["step_time"], step_time=s["step_time"] / s["steps"])
+        return means
+
+    def line(self, step: int, max_steps: int, row: dict) -> str:
+        active = tuple(n for n, w in zip(LOSS_NAMES, self.weights) if w > 0)
+        return format_train_line(step, max_steps, self.means(row), active)
 
 
 def format_train_line(step: int, max_steps: int, m: dict, terms: tuple) -> str:

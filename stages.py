@@ -4,7 +4,7 @@ A stage with a `completed/<stage>` marker is skipped unless --force, provided th
 sections it depends on are unchanged (the marker carries their fingerprint, whichever command
 finished the stage). A changed evaluation setting reruns eval and what follows; a changed
 training setting is an error (pick another output.run_name). An interrupted training run
-resumes from its last checkpoint; `training.stop_after` ends this job after that many steps,
+resumes from its last checkpoint; `training.steps_per_job` ends this job after that many steps,
 and the next `all` continues.
 
     python main.py all --config config/cpu_smoke.json
@@ -45,7 +45,7 @@ def _is_current(run_dir: str, stage: str, fp: str) -> bool:
 
 def run_all(cfg, force: bool = False) -> str | None:
     """Entry point of `python main.py all`; returns the report path (None if training stopped
-    early on `training.stop_after`)."""
+    early on `training.steps_per_job`)."""
     from eq_bench import run_eq_bench
     from evaluation import run_eval
     from report import build_report
@@ -56,8 +56,8 @@ def run_all(cfg, force: bool = False) -> str | None:
 
     def friend():  # eval and eq-bench share one model load
         if "friend" not in loaded:
-            from generation import load_friend
-            loaded["friend"] = load_friend(cfg, require_adapter=True)
+            from loading import load_for_inference
+            loaded["friend"] = load_for_inference(cfg, require_adapter=True)
         return loaded["friend"]
     actions = {"train": lambda: run_training(cfg, resume=latest_checkpoint(run_dir) is not None),
                "eval": lambda: run_eval(cfg, friend()),
@@ -77,8 +77,8 @@ def run_all(cfg, force: bool = False) -> str | None:
         t0 = time.perf_counter()
         print(f"[all] {stage}: running")
         actions[stage]()
-        if not is_completed(run_dir, stage):  # only training can stop short (stop_after)
-            print(f"[all] {stage}: stopped before the end (training.stop_after); run `all` "
+        if not is_completed(run_dir, stage):  # only training can stop short (steps_per_job)
+            print(f"[all] {stage}: stopped before the end (training.steps_per_job); run `all` "
                   "again to continue")
             return None
         upstream_ran = True

@@ -9,7 +9,6 @@ validation on a fixed representative subset, logs and atomic checkpoints.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import random
 import time
@@ -21,11 +20,12 @@ from tqdm.auto import tqdm
 
 from batching import batch_counts, collate, micro_batches, to_device
 from checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from config import UserError, save_config, to_dict
-from friend_model import FriendModel, build_heads
-from losses import LOSS_FNS, LOSS_NAMES, LossContext, denominators
+from config import UserError, loss_weights, save_config, to_dict
+from training_model import TrainingModel, build_heads
+from losses import LOSS_NAMES, denominators
 from mixture import MixtureSampler
-from runlog import JsonlLog, format_train_line, mark_completed, write_manifest
+from runlog import JsonlLog, LogWindow, mark_completed, write_manifest
+from validation import evaluate
 
 
 class TrainingError(RuntimeError):
@@ -38,16 +38,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_model(cfg, tokenizer, vocabs: dict, device_index: int = 0) -> FriendModel:
+def build_model(cfg, tokenizer, vocabs: dict, device_index: int = 0) -> TrainingModel:
     """Base model (+4-bit when asked) -> LoRA -> heads for the losses that are on."""
-    from model import add_lora, load_base_model, prepare_for_training, set_pad_in_config
+    from model import add_lora, load_base_from_config, prepare_for_training, set_pad_in_config
 
-    m, q = cfg.model, cfg.quant
-    base = load_base_model(m.name_or_path, m.cache_dir, q.load_in_4bit, q.quant_type,
-                           q.double_quant, q.compute_dtype, q.allow_cpu_fallback, m.dtype,
-                           m.revision, m.trust_remote_code, device_index)
+    base = load_base_from_config(cfg, device_index)
     set_pad_in_config(base, tokenizer)
-    prepare_for_training(base, m.gradient_checkpointing)
+    prepare_for_training(base, cfg.model.gradient_checkpointing)
     backbone = add_lora(base, cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout, cfg.lora.target_modules)
     weights = {"emotion": cfg.losses.emotion, "strategy": cfg.losses.strategy}
     try:
@@ -55,57 +52,7 @@ def build_model(cfg, tokenizer, vocabs: dict, device_index: int = 0) -> FriendMo
     except ValueError as e:
         raise UserError(str(e)) from None
     device = next(p for p in backbone.parameters()).device
-    return FriendModel(backbone, {k: h.to(device) for k, h in heads.items()})
-
-
-# ------------------------------------------------------------------ validation
-def validation_subset(lengths: list[int], n: int, seed: int) -> list[int]:
-    """A fixed, seeded, representative sample of n indices (all when n is 0 or larger than
-    the split), ordered by length only so its batches pad little."""
-    idx = list(range(len(lengths)))
-    if n and n < len(idx):
-        idx = sorted(np.random.default_rng(seed).choice(len(idx), size=n, replace=False).tolist())
-    return sorted(idx, key=lengths.__getitem__)
-
-
-@torch.no_grad()
-def evaluate(model: FriendModel, splits: dict, pad_id: int, batch_size: int, max_batches: int,
-             weights: tuple, device, autocast=contextlib.nullcontext, seed: int = 0) -> dict:
-    """Validation through the training loss functions (sums, then per-item means) plus head
-    accuracy, on `max_batches * batch_size` seeded examples per source (0 = whole split)."""
-    was_training = model.training
-    model.eval()
-    w = dict(zip(LOSS_NAMES, weights, strict=True))
-    names = ["lm"] + list(model.heads) + (["safety"] if w["safety"] > 0 else [])
-    sums, counts = dict.fromkeys(names, 0.0), dict.fromkeys(names, 0)
-    correct, n_examples = dict.fromkeys(model.heads, 0), 0
-    for ds in splits.values():
-        order = validation_subset(ds["length"], max_batches * batch_size, seed)
-        n_examples += len(order)
-        for start in range(0, len(order), batch_size):
-            cpu = collate([ds[i] for i in order[start:start + batch_size]], pad_id)
-            have, batch = batch_counts(cpu), to_device(cpu, device)
-            with autocast():
-                hidden = model.hidden_states(batch["input_ids"], batch["attention_mask"])
-                ctx = LossContext(model, batch, hidden, denoms=dict.fromkeys(LOSS_NAMES, 1))
-                for name in (n for n in names if have[n]):
-                    sums[name] += float(LOSS_FNS[name](ctx))
-                    counts[name] += have[name]
-                for name in model.heads:
-                    labels = batch[f"{name}_labels"]
-                    logits = ctx.cache.get(f"{name}_logits")
-                    if logits is not None:
-                        correct[name] += int((logits.argmax(-1) == labels).sum())
-    model.train(was_training)
-    out = {name: sums[name] / counts[name] for name in names if counts[name]}
-    if "lm" in out:
-        out["perplexity"] = math.exp(min(out["lm"], 50.0))
-    for name in model.heads:
-        if counts[name]:
-            out[f"{name}_accuracy"] = correct[name] / counts[name]
-            out[f"{name}_n"] = counts[name]
-    out["examples_n"] = n_examples
-    return out
+    return TrainingModel(backbone, {k: h.to(device) for k, h in heads.items()})
 
 
 # ------------------------------------------------------------------ one optimizer step
@@ -192,28 +139,6 @@ def _agree_max(accelerator):
                                             reduction="max"))
 
 
-# ------------------------------------------------------------------ console window
-def _accumulate(window: dict, row: dict, denoms: dict) -> None:
-    """Running sums for the console line: terms weighted by their item counts."""
-    for key in ("step_time", "tokens"):
-        window[key] = window.get(key, 0.0) + row[key]
-    window["steps"] = window.get("steps", 0) + 1
-    for name in LOSS_NAMES:
-        if name in row:
-            window[f"sum_{name}"] = window.get(f"sum_{name}", 0.0) + row[name] * denoms[name]
-            window[f"n_{name}"] = window.get(f"n_{name}", 0) + denoms[name]
-
-
-def _window_means(window: dict, row: dict, weights: tuple) -> dict:
-    """Each term averaged over its items since the last line; loss = their weighted sum."""
-    means = {n: window[f"sum_{n}"] / window[f"n_{n}"] for n in LOSS_NAMES if window.get(f"n_{n}")}
-    means["loss"] = sum(w * means.get(n, 0.0) for n, w in zip(LOSS_NAMES, weights, strict=True))
-    means.update(lr=row["lr"], grad_norm=row["grad_norm"], nonfinite_total=row["nonfinite_total"],
-                 tokens_per_s=window["tokens"] / window["step_time"],
-                 step_time=window["step_time"] / window["steps"])
-    return means
-
-
 # ------------------------------------------------------------------ setup
 @dataclass
 class Run:
@@ -223,7 +148,7 @@ class Run:
     tok: object
     data: object
     model: object  # as prepared by accelerate (DDP wrapper when distributed)
-    inner: FriendModel
+    inner: TrainingModel
     params: list
     optimizer: object
     scheduler: object
@@ -246,7 +171,7 @@ def setup(cfg) -> Run:
     """Accelerator, tokenizer, data, model, optimizer, schedule and sampler for `cfg`."""
     from transformers import get_cosine_schedule_with_warmup
 
-    from data_summary import prepare_from_config
+    from dataset import prepare_from_config
     from model import load_tokenizer
 
     t_cfg, world = cfg.training, None
@@ -258,7 +183,7 @@ def setup(cfg) -> Run:
         tok = load_tokenizer(cfg.model.tokenizer or cfg.model.name_or_path, cfg.model.cache_dir,
                              cfg.model.revision, cfg.model.trust_remote_code)
         data = prepare_from_config(cfg, tok, log=say)
-    weights = tuple(getattr(cfg.losses, n) for n in LOSS_NAMES)
+    weights = loss_weights(cfg.losses)
     model = build_model(cfg, tok, {"emotion": data.emotion_vocab,
                                    "strategy": data.strategy_vocab}, accelerator.local_process_index)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -366,13 +291,13 @@ def run_training(cfg, resume: bool = False) -> dict:
     resume_from(run, ckpt)
     write_train_manifest(run, ckpt)
     metrics = validate(run, 0) if run.step == 0 else {}
-    # stop_after counts this job's steps, so the same command run again continues the run
-    stop_at = min(t.max_steps, run.step + t.stop_after) if t.stop_after else t.max_steps
+    # the same command run again continues the run from its checkpoint
+    job_end = min(t.max_steps, run.step + t.steps_per_job) if t.steps_per_job else t.max_steps
     bar = tqdm(total=t.max_steps, initial=run.step, disable=not acc.is_main_process,
                desc="train", dynamic_ncols=True, leave=False)
     run.model.train()
-    window: dict = {}
-    while run.step < stop_at:
+    window = LogWindow(run.weights)
+    while run.step < job_end:
         t0 = time.perf_counter()
         micro = next_micro_batches(run)
         tokens = sum(batch_counts(b)["tokens"] for b in micro)
@@ -392,16 +317,14 @@ def run_training(cfg, resume: bool = False) -> dict:
             bar.close()
             raise TrainingError(f"{run.state['consecutive_nonfinite']} non-finite losses in a row "
                                 f"at step {run.step}; stopping (lower training.lr or check the data)")
-        _accumulate(window, row, denoms)
-        if run.step % t.log_every == 0 or run.step == stop_at:
+        window.add(row, denoms)
+        if run.step % t.log_every == 0 or run.step == job_end:
             if acc.is_main_process:
-                active = tuple(n for n, w in zip(LOSS_NAMES, run.weights) if w > 0)
-                bar.write(format_train_line(run.step, t.max_steps,
-                                            _window_means(window, row, run.weights), active))
-            window = {}
+                bar.write(window.line(run.step, t.max_steps, row))
+            window = LogWindow(run.weights)
         if (t.eval_every and run.step % t.eval_every == 0) or run.step == t.max_steps:
             metrics = validate(run, run.step)
-        if (t.save_every and run.step % t.save_every == 0) or run.step == stop_at:
+        if (t.save_every and run.step % t.save_every == 0) or run.step == job_end:
             save(run)
     bar.close()
     if run.step >= t.max_steps and acc.is_main_process:

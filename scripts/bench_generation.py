@@ -20,7 +20,8 @@ import torch  # noqa: E402
 
 from config import load_config  # noqa: E402
 from evaluation import load_prompt_set  # noqa: E402
-from generation import generate_batch, generate_one_by_one, load_friend  # noqa: E402
+from generation import generate_batch, generate_one_by_one  # noqa: E402
+from loading import load_for_inference  # noqa: E402
 
 
 def main() -> None:
@@ -32,7 +33,7 @@ def main() -> None:
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     args = ap.parse_args()
     cfg = load_config(args.config, args.overrides)
-    friend = load_friend(cfg, require_adapter=False)
+    friend = load_for_inference(cfg, require_adapter=False)
     rows = load_prompt_set(args.prompts)
     convs = [[{"role": "system", "content": cfg.data.system_prompt}] + r["messages"] for r in rows]
     tok = friend.tokenizer

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -227,7 +226,7 @@ class Project:
 
     def __init__(self, path: str, tok, four_bit: bool):
         from config import load_config
-        from dataset import ESCONV_STRATEGIES, GOEMOTIONS_LABELS
+        from canonical import ESCONV_STRATEGIES, GOEMOTIONS_LABELS
         from training import build_model
         self.cfg = load_config(os.path.join(ROOT, "config", "example_config.json"), [
             f"model.name_or_path={path}", f"quant.load_in_4bit={str(four_bit).lower()}"])
@@ -238,10 +237,11 @@ class Project:
     def step_fn(self, weights: tuple, mixed_precision: str | None = None):
         """A step function over lists of CPU micro-batches, through training.train_step under
         a freshly prepared wrapper (shared weights) and accelerator for `mixed_precision`."""
-        from friend_model import FriendModel
+        from training_model import TrainingModel
+        from config import LOSS_NAMES
         from training import make_accelerator, train_step
         acc = make_accelerator(mixed_precision or self.cfg.training.mixed_precision)
-        wrapper = FriendModel(self.model.backbone, dict(self.model.heads.items()))
+        wrapper = TrainingModel(self.model.backbone, dict(self.model.heads.items()))
         params = [p for p in wrapper.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=1e-5)
         wrapper, opt = acc.prepare(wrapper, opt)
@@ -249,8 +249,7 @@ class Project:
 
         def step(micro):
             terms, finite, _, denoms = train_step(wrapper, micro, weights, params, opt, acc, 1.0)
-            return sum(w * terms.get(n, 0.0) for n, w in zip(("lm", "emotion", "strategy",
-                                                               "safety"), weights))
+            return sum(w * terms.get(n, 0.0) for n, w in zip(LOSS_NAMES, weights, strict=True))
         return step
 
     def micro(self, examples: list[dict], budget: int) -> list[dict]:
@@ -279,11 +278,12 @@ def example_tokens(examples: list[dict]) -> int:
 def generation_rows(project: Project, bss=(1, 16, 64), new_tokens: int = 32, reps: int = 3):
     """generate_batch vs raw generate on the same left-padded greedy batches, warmed up and
     interleaved; medians of `reps`."""
-    from dataset import end_of_turn_id
-    from generation import Friend, generate_batch, left_pad, render_prompt_ids
+    from prompting import end_of_turn_id
+    from generation import generate_batch, left_pad, render_prompt_ids
+    from loading import LoadedFriend
     model, tok = project.model, project.tok
     model.eval()
-    friend = Friend(model.backbone, tok, {}, end_of_turn_id(tok), True)
+    friend = LoadedFriend(model.backbone, tok, {}, end_of_turn_id(tok), True)
     convs = [[{"role": "user", "content": f"Tell me about your day, friend number {i}."}]
              for i in range(max(bss))]
     out = []
@@ -411,7 +411,7 @@ class Bench:
                  lambda: timed(step, plain_batches, example_tokens))
         self.row("plain PEFT", "mixture, length-grouped batches of 4",
                  lambda: timed(step, grouped4, example_tokens))
-        del model, step
+        model = step = None  # free the plain model before the project one loads
         if self.cuda:
             torch.cuda.empty_cache()
         self._project_rows(path, tok, pool, lm_pool, syn, n)

@@ -6,12 +6,15 @@ A zero loss weight skips a term entirely, exactly as in training. Prints median 
 and ratios against the LM-only step.
 
     python scripts/bench_train.py --config config/cpu_smoke.json --steps 12
+    python scripts/bench_train.py --set quant.load_in_4bit=true --norms fp32   # the old 4-bit
+                                  dtype policy, for a before/after of step time and peak RSS
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -21,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 from config import load_config  # noqa: E402
-from data_summary import prepare_from_config  # noqa: E402
+from dataset import prepare_from_config  # noqa: E402
 from batching import collate  # noqa: E402
 from losses import denominators  # noqa: E402
 from mixture import MixtureSampler  # noqa: E402
@@ -50,6 +53,8 @@ def main() -> None:
     ap.add_argument("--config", default="config/cpu_smoke.json")
     ap.add_argument("--steps", type=int, default=12, help="timed steps per variant")
     ap.add_argument("--set", dest="overrides", action="append", default=[])
+    ap.add_argument("--norms", choices=("compute", "fp32"), default="compute",
+                    help="fp32 = the earlier 4-bit policy (norms upcast to fp32)")
     args = ap.parse_args()
     cfg = load_config(args.config, args.overrides)
     seed_everything(cfg.training.seed)
@@ -57,6 +62,10 @@ def main() -> None:
     data = prepare_from_config(cfg, tok, log=lambda *_: None)
     cfg.losses.emotion = cfg.losses.strategy = 0.2  # build both heads whatever the config says
     model = build_model(cfg, tok, {"emotion": data.emotion_vocab, "strategy": data.strategy_vocab})
+    if args.norms == "fp32":
+        for name, p in model.named_parameters():
+            if p.ndim == 1 and "norm" in name:
+                p.data = p.data.float()
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
     train = {s: sp["train"] for s, sp in data.tokenized.items()}
@@ -82,6 +91,9 @@ def main() -> None:
     for name in VARIANTS:
         med = statistics.median(times[name])
         print(f"{name:<26} {med:>14.3f} {med / base:>10.3f}x")
+    from model import quantization_summary
+    print(f"quantization {quantization_summary(model.backbone)}; norms {args.norms}; peak RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from evaluation import check_pairs, validate_rows  # noqa: E402
+from exports import check_pairs, validate_rows  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -67,7 +67,7 @@ def test_token_budget_accumulation_gives_the_update_of_one_big_micro_batch(
     draws per refill unit, is 8 in both)."""
     from training import run_training
     common = ["lora.dropout=0.0", "training.head_dropout=0.0", "training.max_steps=4",
-              "training.save_every=0", "losses.safety=0.1", "data.max_seq_len=180"]
+              "training.save_every=0", "losses.kl=0.1", "data.max_seq_len=180"]
     ref = tiny_config(tmp_path / "ref", data_cache, tiny_model_dir,
                       common + ["training.batch_size=8", "training.grad_accum=1",
                                 f"training.max_tokens_per_batch={2 * budget}"])
@@ -88,7 +88,7 @@ def test_token_budget_run_resumes_exactly(tmp_path, data_cache, tiny_model_dir):
     straight = tiny_config(tmp_path / "a", data_cache, tiny_model_dir, common)
     run_training(straight)
     split = tiny_config(tmp_path / "b", data_cache, tiny_model_dir,
-                        common + ["training.stop_after=3"])
+                        common + ["training.steps_per_job=3"])
     run_training(split)
     run_training(split, resume=True)
     wa, wb = _adapter(straight.run_dir, 6), _adapter(split.run_dir, 6)

@@ -21,14 +21,14 @@ def test_extends_inherits_and_overrides_only_what_differs():
 
 @pytest.mark.parametrize("name,key", [("ablation_no_emotion.json", "emotion"),
                                       ("ablation_no_strategy.json", "strategy"),
-                                      ("safety_enabled.json", "safety")])
+                                      ("kl_to_base.json", "kl")])
 def test_ablations_differ_from_example_only_in_loss_weights_and_run_name(name, key):
     base = to_dict(load_config(os.path.join(CFG, "example_config.json")))
     other = to_dict(load_config(os.path.join(CFG, name)))
     diff = {(sec, k) for sec in base for k in base[sec] if base[sec][k] != other[sec][k]}
     assert diff == {("losses", key), ("output", "run_name")}
-    if key == "safety":
-        assert other["losses"]["safety"] == 0.1
+    if key == "kl":
+        assert other["losses"]["kl"] == 0.1
 
 
 def test_nested_partial_source_keeps_parent_fields(tmp_path):

@@ -5,8 +5,10 @@ import os
 import pytest
 
 from conftest import SOURCES, SYSTEM
-from dataset import (GOEMOTIONS_LABELS, IGNORE, DataError, SkipRow, canonicalize_ed,
-                     canonicalize_esconv, canonicalize_goemotions, prepare_data)
+from batching import IGNORE
+from canonical import (GOEMOTIONS_LABELS, SkipRow, canonicalize_ed, canonicalize_esconv,
+                       canonicalize_goemotions)
+from dataset import DataError, prepare_data
 
 
 def test_malformed_rows_are_skipped_and_counted_by_reason(prepared):
@@ -81,7 +83,8 @@ def test_esconv_opening_supporter_turns_stay_in_later_histories_and_are_counted(
 
 
 def test_esconv_opening_supporter_turns_survive_tokenization_untruncated(any_tok):
-    from dataset import end_of_turn_id, tokenize_example
+    from dataset import tokenize_example
+    from prompting import end_of_turn_id
     ex = canonicalize_esconv({"text": json.dumps(OPENING)})[-1]
     tok = tokenize_example(ex["messages"], any_tok, SYSTEM, 256, end_of_turn_id(any_tok))
     prompt = any_tok.decode(tok["input_ids"][:tok["prompt_length"]])

@@ -123,7 +123,7 @@ def test_chat_without_adapter_says_it_uses_the_base_model(tmp_path, data_cache, 
 
 
 def test_trim_history_drops_oldest_turns_first(smol_tok):
-    from chat import trim_history
+    from prompting import trim_history
     hist = []
     for i in range(6):
         hist += [{"role": "user", "content": f"message number {i} " * 10},

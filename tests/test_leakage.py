@@ -6,7 +6,9 @@ import os
 import pytest
 
 from conftest import FIXTURES, SYSTEM
-from dataset import CANONICALIZERS, DEFAULT_FILES, SkipRow, end_of_turn_id, tokenize_example
+from canonical import CANONICALIZERS, SkipRow
+from dataset import DEFAULT_FILES, tokenize_example
+from prompting import end_of_turn_id
 from leakage import find_leaks, raw_metadata
 
 

@@ -1,5 +1,7 @@
 """Label masks and truncation, with SmolLM2's tokenizer and the real Qwen2.5 tokenizer."""
-from dataset import IGNORE, end_of_turn_id, tokenize_example
+from batching import IGNORE
+from dataset import tokenize_example
+from prompting import end_of_turn_id
 
 SYSTEM = "You are a caring friend."
 CONV = [{"role": "user", "content": "I lost my job today."},
@@ -63,3 +65,43 @@ def test_truncation_drops_oldest_turns_and_keeps_the_target(any_tok):
 def test_target_that_cannot_fit_is_dropped(any_tok):
     ex = tokenize_example(CONV, any_tok, SYSTEM, 20, end_of_turn_id(any_tok))
     assert ex["drop_reason"] == "too_long" and ex["input_ids"] == []
+
+
+def _linear_fit(history, tok, system, budget):
+    """The earlier algorithm: try every cut point in order, first fit wins."""
+    from prompting import cut_points, render_ids, with_system
+    for start in cut_points(history):
+        ids = render_ids(tok, with_system(system, history[start:]))
+        if len(ids) <= budget:
+            return start, ids
+    return None
+
+
+def test_binary_search_truncation_equals_trying_every_cut_on_all_fixture_examples(any_tok):
+    """fit_history's binary search lands on the same cut (and ids) as the linear scan, for
+    every ED/ESConv fixture example at budgets that cut nothing, some and everything."""
+    import json
+    import os
+
+    from canonical import CANONICALIZERS, SkipRow
+    from conftest import FIXTURES
+    from prompting import fit_history
+    histories = []
+    for source, name in (("esconv", "train.json"), ("ed", "train.csv")):
+        path = os.path.join(FIXTURES, source, name)
+        if source == "esconv":
+            rows = [json.loads(line) for line in open(path, encoding="utf-8")]
+        else:
+            import csv
+            rows = list(csv.DictReader(open(path, encoding="utf-8")))
+        for row in rows:
+            try:
+                examples = CANONICALIZERS[source](row)
+            except SkipRow:
+                continue
+            histories += [e["messages"][:-1] for e in examples if e["messages"]]
+    assert len(histories) > 100
+    for budget in (40, 90, 160, 400):
+        for h in histories:
+            assert fit_history(h, any_tok, SYSTEM, budget) == _linear_fit(h, any_tok, SYSTEM,
+                                                                          budget)

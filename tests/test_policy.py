@@ -7,7 +7,7 @@ import pytest
 
 import decoding_policy
 from conftest import ROOT
-from decoding_policy import (NOTE_HEADER, FriendPolicy, scrub_note, style_line, system_prompt_for,
+from decoding_policy import (NOTE_HEADER, ReplyPolicy, scrub_note, style_line, system_prompt_for,
                              validate_styles)
 from risk import SAFE_MESSAGE, assess_risk, check_crisis_reply
 
@@ -77,7 +77,7 @@ def _policy(monkeypatch, reply_fn):
         calls.append(prompts)
         return [reply_fn(p) for p in prompts]
     monkeypatch.setattr(decoding_policy, "generate_batch", fake_generate)
-    return FriendPolicy(FakeFriend(), "You are a friend.", ["warm"], two_step=True), calls
+    return ReplyPolicy(FakeFriend(), "You are a friend.", ["warm"], two_step=True), calls
 
 
 def test_private_note_never_reaches_the_reply_or_history(monkeypatch):

@@ -56,8 +56,8 @@ def test_4bit_training_steps_run_and_the_loss_falls(qlora_run):
 
 
 def test_4bit_adapter_and_heads_reload_equal_to_what_was_saved(qlora_run):
-    from generation import load_friend
-    friend = load_friend(qlora_run)
+    from loading import load_for_inference
+    friend = load_for_inference(qlora_run)
     assert _n4bit(friend.model) == 14
     saved = load_file(os.path.join(friend.checkpoint, "adapter", "adapter_model.safetensors"))
     live = {k: v for k, v in friend.model.state_dict().items() if "lora_" in k}
@@ -72,7 +72,7 @@ def test_4bit_adapter_and_heads_reload_equal_to_what_was_saved(qlora_run):
 
 def test_residual_stream_stays_in_the_compute_dtype_without_autocast(tiny_qwen_dir, smol_tok,
                                                                     tmp_path, data_cache):
-    from dataset import ESCONV_STRATEGIES, GOEMOTIONS_LABELS
+    from canonical import ESCONV_STRATEGIES, GOEMOTIONS_LABELS
     from batching import collate
     from losses import denominators
     from training import build_model
@@ -103,7 +103,7 @@ def test_4bit_resume_is_exact(tmp_path, data_cache, tiny_qwen_dir):
     straight = _cfg(tmp_path / "a", data_cache, tiny_qwen_dir, extra=common)
     run_training(straight)
     split = _cfg(tmp_path / "b", data_cache, tiny_qwen_dir,
-                 extra=common + ["training.stop_after=3"])
+                 extra=common + ["training.steps_per_job=3"])
     run_training(split)
     run_training(split, resume=True)
     last = "checkpoints/step_000006/adapter/adapter_model.safetensors"
@@ -116,8 +116,9 @@ def test_4bit_resume_is_exact(tmp_path, data_cache, tiny_qwen_dir):
 
 
 def test_generation_from_the_4bit_model_with_adapter_on_and_off(qlora_run):
-    from generation import generate_batch, load_friend
-    friend = load_friend(qlora_run)
+    from generation import generate_batch
+    from loading import load_for_inference
+    friend = load_for_inference(qlora_run)
     conv = [[{"role": "user", "content": "My dog died this morning."}]]
     ids = torch.tensor([friend.tokenizer.apply_chat_template(conv[0], tokenize=True,
                                                              add_generation_prompt=True,
@@ -134,12 +135,13 @@ def test_generation_from_the_4bit_model_with_adapter_on_and_off(qlora_run):
 
 def test_generation_from_the_training_built_4bit_model_outside_autocast(tmp_path, data_cache,
                                                                        tiny_qwen_dir, smol_tok):
-    from dataset import end_of_turn_id
-    from generation import Friend, generate_batch
+    from prompting import end_of_turn_id
+    from generation import generate_batch
+    from loading import LoadedFriend
     from training import build_model
     model = build_model(_cfg(tmp_path, data_cache, tiny_qwen_dir), smol_tok, {})
     model.eval()
-    friend = Friend(model.backbone, smol_tok, {}, end_of_turn_id(smol_tok), True)
+    friend = LoadedFriend(model.backbone, smol_tok, {}, end_of_turn_id(smol_tok), True)
     replies = generate_batch(friend, [[{"role": "user", "content": "Hi there"}]] * 2, 4)
     assert len(replies) == 2
 
@@ -147,8 +149,8 @@ def test_generation_from_the_training_built_4bit_model_outside_autocast(tmp_path
 def test_eval_and_eq_bench_on_a_4bit_run_folder(qlora_run):
     from eq_bench import run_eq_bench
     from evaluation import run_eval
-    from generation import load_friend
-    friend = load_friend(qlora_run)
+    from loading import load_for_inference
+    friend = load_for_inference(qlora_run)
     metrics = run_eval(qlora_run, friend)
     assert {"emotion", "strategy"} <= set(metrics["heads"])
     results = run_eq_bench(qlora_run, friend=friend)

@@ -1,4 +1,4 @@
-"""`all` over runs started elsewhere: after `train`, across `stop_after` jobs, with --force."""
+"""`all` over runs started elsewhere: after `train`, across `steps_per_job` jobs, with --force."""
 import os
 
 from conftest import ROOT, tiny_config
@@ -27,16 +27,16 @@ def test_train_then_all_then_all_again_skips_everything_it_can(tmp_path, data_ca
     assert "train: already completed, skipped" in out and out.count(": running") == 3
 
 
-def test_all_with_stop_after_twice_finishes_the_run(tmp_path, data_cache, tiny_model_dir,
+def test_all_with_steps_per_job_twice_finishes_the_run(tmp_path, data_cache, tiny_model_dir,
                                                     capsys):
     from stages import run_all
-    cfg = tiny_config(tmp_path, data_cache, tiny_model_dir, FAST + ["training.stop_after=2"])
+    cfg = tiny_config(tmp_path, data_cache, tiny_model_dir, FAST + ["training.steps_per_job=2"])
     assert run_all(cfg) is None
     out = capsys.readouterr().out
     assert "stopped before the end" in out and "eval: running" not in out
     assert os.path.isdir(os.path.join(cfg.run_dir, "checkpoints", "step_000002"))
     report = run_all(tiny_config(tmp_path, data_cache, tiny_model_dir,
-                                 FAST + ["training.stop_after=2"]))
+                                 FAST + ["training.steps_per_job=2"]))
     out = capsys.readouterr().out
     assert os.path.isfile(report) and "[train] resumed from" in out
     assert out.count(": running") == 4 and "stopped" not in out

@@ -1,4 +1,4 @@
-"""Training contract: losses, heads, safety KL, accumulation, resume, checkpoints."""
+"""Training contract: losses, heads, KL to the base model, accumulation, resume, checkpoints."""
 import glob
 import json
 import os
@@ -11,10 +11,10 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import ROOT, tiny_config, tiny_overrides
-from dataset import IGNORE
+from batching import IGNORE
 from batching import collate
-from friend_model import FriendModel, build_heads
-from losses import LOSS_NAMES, LossContext, denominators, lm_loss, safety_loss
+from training_model import TrainingModel, build_heads
+from losses import LOSS_NAMES, LossContext, denominators, lm_loss, kl_loss
 
 ALL = (1.0, 1.0, 1.0, 1.0)
 
@@ -29,7 +29,7 @@ def friend(tiny_model_dir, prepared):
     heads = build_heads(64, {"emotion": prepared.emotion_vocab,
                              "strategy": prepared.strategy_vocab},
                         {"emotion": 1.0, "strategy": 1.0}, dropout=0.0)
-    return FriendModel(backbone, heads)
+    return TrainingModel(backbone, heads)
 
 
 def _batch(prepared, tok, per_source=3):
@@ -50,10 +50,10 @@ def test_supervised_position_lm_loss_equals_full_logits_loss(friend, prepared, s
     assert abs(float(terms["lm"]) - float(full)) < 1e-5
 
 
-def test_safety_kl_is_zero_before_any_update_and_positive_after(friend, prepared, smol_tok):
+def test_kl_is_zero_before_any_update_and_positive_after(friend, prepared, smol_tok):
     batch = _batch(prepared, smol_tok)
     _, terms = _terms(friend, batch, (1.0, 0.0, 0.0, 1.0))
-    assert abs(float(terms["safety"])) < 1e-6
+    assert abs(float(terms["kl"])) < 1e-6
     opt = torch.optim.AdamW([p for p in friend.parameters() if p.requires_grad], lr=1e-2)
     for _ in range(3):
         total, _ = _terms(friend, batch, (1.0, 0.0, 0.0, 0.0))
@@ -61,7 +61,7 @@ def test_safety_kl_is_zero_before_any_update_and_positive_after(friend, prepared
         opt.step()
         opt.zero_grad()
     _, terms = _terms(friend, batch, (1.0, 0.0, 0.0, 1.0))
-    assert float(terms["safety"]) > 1e-4
+    assert float(terms["kl"]) > 1e-4
 
 
 def test_loss_goes_down_on_a_fixed_batch_over_30_steps(friend, prepared, smol_tok):
@@ -136,7 +136,7 @@ def test_resume_continues_exactly(tmp_path, data_cache, tiny_model_dir):
     straight = tiny_config(tmp_path / "a", data_cache, tiny_model_dir, ["lora.dropout=0.1"])
     _run(straight)
     split = tiny_config(tmp_path / "b", data_cache, tiny_model_dir,
-                        ["lora.dropout=0.1", "training.stop_after=10"])
+                        ["lora.dropout=0.1", "training.steps_per_job=10"])
     _run(split)
     assert not os.path.exists(os.path.join(split.run_dir, "completed", "train"))
     resumed = tiny_config(tmp_path / "b", data_cache, tiny_model_dir, ["lora.dropout=0.1"])
@@ -173,14 +173,14 @@ def test_zero_weight_head_does_not_exist_or_get_saved(tmp_path, data_cache, tiny
 
 def test_train_writes_logs_manifest_and_config(tmp_path, data_cache, tiny_model_dir):
     cfg = tiny_config(tmp_path, data_cache, tiny_model_dir, ["training.max_steps=4",
-                                                             "losses.safety=0.1"])
+                                                             "losses.kl=0.1"])
     _run(cfg)
     man = json.load(open(os.path.join(cfg.run_dir, "manifest.json")))
     st = man["stages"]["train"]
-    assert st["loss_weights"]["safety"] == 0.1 and abs(sum(st["mixture_probabilities"].values()) - 1) < 1e-9
+    assert st["loss_weights"]["kl"] == 0.1 and abs(sum(st["mixture_probabilities"].values()) - 1) < 1e-9
     assert "torch" in man["packages"] and "commit" in man["git"] and "cuda" in man["device"]
     rows = [json.loads(l) for l in open(os.path.join(cfg.run_dir, "logs", "eval_metrics.jsonl"))]
-    assert [r["step"] for r in rows] == [0, 4] and all("safety" in r and "lm" in r for r in rows)
+    assert [r["step"] for r in rows] == [0, 4] and all("kl" in r and "lm" in r for r in rows)
     assert json.load(open(os.path.join(cfg.run_dir, "config.json")))["training"]["max_steps"] == 4
 
 
@@ -285,7 +285,7 @@ def test_fp16_loss_scaler_state_round_trips_through_a_checkpoint_folder(tmp_path
 def test_resume_under_another_mixture_seed_is_refused_naming_it(tmp_path, data_cache,
                                                                 tiny_model_dir):
     from config import UserError
-    _run(tiny_config(tmp_path, data_cache, tiny_model_dir, ["training.stop_after=2"]))
+    _run(tiny_config(tmp_path, data_cache, tiny_model_dir, ["training.steps_per_job=2"]))
     with pytest.raises(UserError, match="mixture.seed"):
         _run(tiny_config(tmp_path, data_cache, tiny_model_dir, ["mixture.seed=99"]), resume=True)
 

@@ -1,10 +1,10 @@
-"""Safety KL toward the base model: the same weights with the LoRA adapter switched off.
+"""KL toward the base model: the same weights with the LoRA adapter switched off.
 
 No second copy of the model is held in memory: the teacher pass runs the backbone under
 `disable_adapter()` without gradients, over only the rows that have supervised tokens (a
 GoEmotions row has none), and only the supervised positions get logits. KL(student || teacher) per position, summed over the vocabulary; zero while LoRA B = 0.
 
-    python main.py train --config config/safety_enabled.json
+    python main.py train --config config/kl_to_base.json
 """
 from __future__ import annotations
 

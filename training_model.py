@@ -1,6 +1,6 @@
-"""The trainable friend: LoRA backbone + optional heads, one backbone forward per step.
+"""The model being trained: LoRA backbone + optional heads, one backbone forward per step.
 
-`FriendModel.forward` runs the decoder once, then the active loss terms read what they need
+`TrainingModel.forward` runs the decoder once, then the active loss terms read what they need
 from that single hidden-state tensor (LM head only at supervised positions, heads at the
 last prompt token).
 
@@ -13,9 +13,10 @@ from torch import nn
 
 from heads import HEAD_CLASSES, pool_last_prompt_token
 from losses import LossContext, weighted_losses
+from model import final_hidden
 
 
-class FriendModel(nn.Module):
+class TrainingModel(nn.Module):
     def __init__(self, backbone, heads: dict):
         super().__init__()
         self.backbone = backbone  # a peft model (LoRA) around the causal LM
@@ -26,9 +27,7 @@ class FriendModel(nn.Module):
         return self.backbone.get_base_model()
 
     def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        out = self.base.get_decoder()(input_ids=input_ids, attention_mask=attention_mask,
-                                      use_cache=False)
-        return out.last_hidden_state
+        return final_hidden(self.backbone, input_ids, attention_mask)
 
     def lm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """LM-head logits in the head's own dtype; the loss terms upcast them to fp32."""

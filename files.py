@@ -1,0 +1,55 @@
+"""Files and paths: atomic writes, JSONL reading, and the one rule for "local path or hub id".
+
+Every file the toolkit writes goes through `write_text_atomic` (a temporary sibling renamed
+into place), so a crash never leaves half a config, log, marker, export or report.
+
+    python main.py pipeline --run artifacts/runs/cpu_smoke
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Write `text` to `path` through `<path>.tmp-<pid>` and a rename."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_json_atomic(path: str, obj, indent: int | None = 2) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=indent, default=str))
+
+
+def write_jsonl_atomic(path: str, rows: list[dict]) -> None:
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False, default=float) + "\n"
+                                    for r in rows))
+
+
+def read_jsonl(path: str) -> list[dict]:
+    """Rows of a JSONL file ([] when it does not exist)."""
+    if not os.path.isfile(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def is_hub_id(name: str) -> bool:
+    """True for "owner/name" that is not an existing local path: the one rule the data
+    sources, the models and the EQ-Bench questions all use. Anything that starts like a path
+    (/, ., ~), has more than one slash, or exists on disk is local."""
+    if name.startswith(("/", ".", "~")) or os.path.exists(os.path.expanduser(name)):
+        return False
+    if os.path.splitext(name)[1].lower() in (".json", ".jsonl", ".csv", ".parquet", ".txt"):
+        return False  # a file name, not a repository
+    return bool(HUB_ID.match(name))

@@ -1,0 +1,67 @@
+"""Validation during training: a fixed, seeded, representative subset of each validation
+split, batched by length, scored through the training loss functions themselves.
+
+    python main.py train --config config/cpu_smoke.json
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+
+import numpy as np
+import torch
+
+from batching import batch_counts, collate, to_device
+from config import LOSS_NAMES
+from losses import LOSS_FNS, LossContext
+
+
+def validation_subset(lengths: list[int], n: int, seed: int) -> list[int]:
+    """A fixed, seeded, representative sample of n indices (all when n is 0 or larger than
+    the split), ordered by length only so its batches pad little."""
+    idx = list(range(len(lengths)))
+    if n and n < len(idx):
+        idx = sorted(np.random.default_rng(seed).choice(len(idx), size=n, replace=False).tolist())
+    return sorted(idx, key=lengths.__getitem__)
+
+
+@torch.no_grad()
+def evaluate(model, splits: dict, pad_id: int, batch_size: int, max_batches: int,
+             weights: tuple, device, autocast=contextlib.nullcontext, seed: int = 0) -> dict:
+    """Validation through the training loss functions (sums, then per-item means) plus head
+    accuracy, on `max_batches * batch_size` seeded examples per source (0 = whole split)."""
+    was_training = model.training
+    model.eval()
+    w = dict(zip(LOSS_NAMES, weights, strict=True))
+    names = ["lm"] + list(model.heads) + (["kl"] if w["kl"] > 0 else [])
+    sums, counts = dict.fromkeys(names, 0.0), dict.fromkeys(names, 0)
+    correct, n_examples = dict.fromkeys(model.heads, 0), 0
+    for ds in splits.values():
+        order = validation_subset(ds["length"], max_batches * batch_size, seed)
+        n_examples += len(order)
+        for start in range(0, len(order), batch_size):
+            cpu = collate([ds[i] for i in order[start:start + batch_size]], pad_id)
+            have, batch = batch_counts(cpu), to_device(cpu, device)
+            with autocast():
+                hidden = model.hidden_states(batch["input_ids"], batch["attention_mask"])
+                ctx = LossContext(model, batch, hidden, denoms=dict.fromkeys(LOSS_NAMES, 1))
+                for name in (n for n in names if have[n]):
+                    sums[name] += float(LOSS_FNS[name](ctx))
+                    counts[name] += have[name]
+                for name in model.heads:
+                    labels = batch[f"{name}_labels"]
+                    logits = ctx.cache.get(f"{name}_logits")
+                    if logits is not None:
+                        correct[name] += int((logits.argmax(-1) == labels).sum())
+    model.train(was_training)
+    out = {name: sums[name] / counts[name] for name in names if counts[name]}
+    if "lm" in out:
+        out["perplexity"] = math.exp(min(out["lm"], 50.0))
+    for name in model.heads:
+        if counts[name]:
+            out[f"{name}_accuracy"] = correct[name] / counts[name]
+            out[f"{name}_n"] = counts[name]
+    out["examples_n"] = n_examples
+    return out
+
+
