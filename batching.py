@@ -53,7 +53,20 @@ def collate(examples: list[dict], pad_id: int, device=None) -> dict:
              "strategy_labels": torch.tensor([e["strategy_label"] for e in examples]),
              "sup_pos": supervised_positions(labels),
              **teacher_layout(labels)}
+    if any(e.get("dummy") for e in examples):
+        batch["dummy"] = True  # a zero-weight stand-in (only ever present when true)
     return to_device(batch, device) if device is not None else batch
+
+
+def seeded_subset(lengths: list[int], n: int, seed: int) -> list[int]:
+    """A fixed, seeded, representative sample of n indices (all when n is 0 or larger than
+    the split), ordered by length only so its batches pad little."""
+    import numpy as np
+
+    idx = list(range(len(lengths)))
+    if n and n < len(idx):
+        idx = sorted(np.random.default_rng(seed).choice(len(idx), size=n, replace=False).tolist())
+    return sorted(idx, key=lengths.__getitem__)
 
 
 def to_device(batch: dict, device) -> dict:
@@ -62,6 +75,8 @@ def to_device(batch: dict, device) -> dict:
 
 def batch_counts(batch: dict) -> dict:
     """Host-side counts of a CPU batch: tokens, and the items each loss term averages over."""
+    if batch.get("dummy"):
+        return dict.fromkeys(("tokens", "lm", "kl", "emotion", "strategy"), 0)
     sup = len(batch["sup_pos"])
     return {"tokens": int(batch["attention_mask"].sum()), "lm": sup, "kl": sup,
             "emotion": int((batch["emotion_labels"] != IGNORE).sum()),
@@ -82,13 +97,13 @@ def budget_groups(lengths: list[int], max_tokens: int) -> list[list[int]]:
 
 
 def split_to(groups: list[list[int]], count: int) -> list[list[int]]:
-    """Split the largest groups until there are `count` (every process of a DDP step must
-    run the same number of micro-batches)."""
+    """Split the largest groups until there are `count`, or every group is one example
+    (every process of a DDP step must run the same number of micro-batches)."""
     groups = [list(g) for g in groups]
     while len(groups) < count:
         big = max(range(len(groups)), key=lambda k: len(groups[k]))
         if len(groups[big]) < 2:
-            raise ValueError(f"cannot split {sum(map(len, groups))} examples into {count} groups")
+            break
         g = groups.pop(big)
         groups[big:big] = [g[:len(g) // 2], g[len(g) // 2:]]
     return groups
@@ -103,6 +118,9 @@ def micro_batches(examples: list[dict], batch_size: int, grad_accum: int, max_to
     if not max_tokens:
         return [g for g in (examples[k::grad_accum] for k in range(grad_accum)) if g]
     groups = budget_groups([len(e["input_ids"]) for e in examples], max_tokens)
-    if agree_count is not None:
-        groups = split_to(groups, agree_count(len(groups)))
-    return [[examples[i] for i in g] for g in groups]
+    count = agree_count(len(groups)) if agree_count is not None else len(groups)
+    groups = [[examples[i] for i in g] for g in split_to(groups, count)]
+    # a process with too few examples to split further runs zero-weight copies, so that
+    # DDP's gradient sync meets the same number of backward passes on every process
+    shortest = min(examples, key=lambda e: len(e["input_ids"]))
+    return groups + [[dict(shortest, dummy=True)]] * (count - len(groups))

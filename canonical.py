@@ -37,12 +37,6 @@ ED_TO_GOEMOTIONS = {
     "proud": "pride", "sad": "sadness", "sentimental": "love", "surprised": "surprise",
     "terrified": "fear", "trusting": "approval"}
 
-# Raw fields that must never reach the model input (checked by tests/test_leakage.py).
-FORBIDDEN_FIELDS = {
-    "ed": ("situation", "behavior", "emotion", "question or not"),
-    "esconv": ("situation", "problem_type", "emotion_type"),
-    "goemotions": (),
-}
 class SkipRow(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -156,6 +150,8 @@ def canonicalize_batch(batch: dict, source: str, emotion_mapping: str) -> dict:
     n = len(next(iter(batch.values())))
     for i in range(n):
         row = {k: v[i] for k, v in batch.items()}
+        if "__row__" in row:  # a local file's row, kept as its JSON text (dataset._local_splits)
+            row = json.loads(row["__row__"])
         try:
             examples = CANONICALIZERS[source](row, emotion_mapping)
         except SkipRow as skip:

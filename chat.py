@@ -15,19 +15,22 @@ import sys
 from transformers import TextStreamer
 
 from config import UserError
-from decoding_policy import NOTE_HEADER, STYLES, policy_from_config, validate_styles
+from decoding_policy import (NOTE_HEADER, SENTENCE_END, STYLES, policy_from_config,
+                             validate_styles)
 
 HELP = f"commands: /style NAME[,NAME] ({', '.join(STYLES)}), /reset, /quit"
 
 
 class GuardedStreamer(TextStreamer):
-    """Prints tokens as they come, holding back any text that could start a forbidden string
-    (the private note, its sentences, its header) and dropping complete occurrences."""
+    """Prints the reply as it comes, sentence by sentence, holding back any text that could
+    start a forbidden string (the private note, its sentences, its header) and dropping
+    complete occurrences. The unfinished last sentence waits for `finish`: a reply cut by the
+    token budget ends at its last full sentence."""
 
     def __init__(self, tokenizer, forbidden: list[str], out):
         super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
         self.forbidden = [f.lower() for f in forbidden + [NOTE_HEADER, "private note"] if f]
-        self.buf, self.out, self.printed = "", out, ""
+        self.buf, self.out, self.printed, self.tail = "", out, "", ""
 
     def on_finalized_text(self, text: str, stream_end: bool = False):
         self.buf += text
@@ -46,9 +49,22 @@ class GuardedStreamer(TextStreamer):
                         hold = max(hold, k)
                         break
         emit, self.buf = self.buf[:len(self.buf) - hold], self.buf[len(self.buf) - hold:]
-        self.out.write(emit)
+        self.tail += emit
+        ends = [m.end() for m in SENTENCE_END.finditer(self.tail)]
+        if ends:
+            self._write(self.tail[:ends[-1]])
+            self.tail = self.tail[ends[-1]:]
+
+    def _write(self, text: str) -> None:
+        self.out.write(text)
         self.out.flush()
-        self.printed += emit
+        self.printed += text
+
+    def finish(self, cut: bool) -> None:
+        """Print the last, unfinished sentence unless the reply ran out of tokens."""
+        if not cut:
+            self._write(self.tail)
+        self.tail = ""
 
 
 def _command(text: str, history: list, styles: list, out) -> tuple[list, list]:
@@ -72,8 +88,11 @@ def run_chat(cfg, stdin=None, out=None) -> int:
     from loading import load_for_inference
 
     stdin, out = stdin or sys.stdin, out or sys.stdout
+    if hasattr(stdin, "reconfigure"):
+        stdin.reconfigure(errors="replace")  # stray non-UTF-8 bytes must not end the chat
     friend = load_for_inference(cfg, require_adapter=False)
-    policy = policy_from_config(cfg, friend)
+    policy = policy_from_config(cfg, friend, max_new_tokens=cfg.decoding.chat_max_new_tokens,
+                                batch_size=1)
     styles, history = list(policy.styles), []
     if friend.has_adapter:
         out.write(f"(fine-tuned friend from {friend.checkpoint})\n")
@@ -81,10 +100,18 @@ def run_chat(cfg, stdin=None, out=None) -> int:
         out.write(f"(no trained adapter in {cfg.run_dir}: talking to the base model)\n")
     out.write(HELP + "\n")
 
+    streamers = []
+
     def streamer_factory(forbidden):
         out.write("friend> ")
         out.flush()
-        return GuardedStreamer(friend.tokenizer, forbidden, out)
+        streamers.append(GuardedStreamer(friend.tokenizer, forbidden, out))
+        return streamers[-1]
+
+    def on_crisis():
+        out.write("[crisis mode] (writing a careful reply and checking it before it is "
+                  "shown...)\n")
+        out.flush()
 
     while True:
         out.write("you> ")
@@ -93,6 +120,9 @@ def run_chat(cfg, stdin=None, out=None) -> int:
             line = stdin.readline()
         except KeyboardInterrupt:
             break
+        except UnicodeDecodeError:
+            out.write("(that line was not readable text; please type it again)\n")
+            continue
         if not line:
             break
         text = line.strip()
@@ -104,9 +134,10 @@ def run_chat(cfg, stdin=None, out=None) -> int:
             history, styles = _command(text, history, styles, out)
             continue
         history.append({"role": "user", "content": text})  # the policy fits it to the budget
+        streamers.clear()
         try:
             reply = policy.respond([history], use_adapter=friend.has_adapter, styles=styles,
-                                   streamer_factory=streamer_factory)[0]
+                                   streamer_factory=streamer_factory, on_crisis=on_crisis)[0]
         except KeyboardInterrupt:
             out.write("\n")
             history.pop()
@@ -114,6 +145,8 @@ def run_chat(cfg, stdin=None, out=None) -> int:
         if reply.meta.get("crisis_mode"):
             out.write(f"[crisis mode] friend> {reply.text}\n")
         else:
+            for st in streamers:
+                st.finish(cut=bool(reply.meta.get("hit_token_cap")))
             out.write("\n")
         history.append({"role": "assistant", "content": reply.text})
     out.write("bye\n")

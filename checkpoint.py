@@ -10,6 +10,7 @@ leaves the previous checkpoint as the latest loadable one.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -19,6 +20,7 @@ import shutil
 import numpy as np
 import torch
 
+from config import UserError
 from heads import HEAD_FILE, load_heads, save_heads
 
 STEP_DIR = re.compile(r"^step_(\d{6,})$")
@@ -78,6 +80,29 @@ def _write_json(path: str, obj) -> None:
         json.dump(obj, f)
 
 
+def _write_files(tmp, model, optimizer, scheduler, sampler_state, trainer_state, scaler) -> None:
+    model.backbone.save_pretrained(os.path.join(tmp, "adapter"))
+    if len(model.heads):
+        save_heads(dict(model.heads.items()), os.path.join(tmp, HEAD_FILE))
+    torch.save(optimizer.state_dict(), os.path.join(tmp, "optimizer.pt"))
+    torch.save(scheduler.state_dict(), os.path.join(tmp, "scheduler.pt"))
+    save_scaler(scaler, tmp)
+    _write_json(os.path.join(tmp, "sampler.json"), sampler_state)
+    # trainer_state.json last: its presence marks a complete folder
+    _write_json(os.path.join(tmp, "trainer_state.json"), trainer_state)
+
+
+def _out_of_space(error: Exception, folder: str) -> bool:
+    """ENOSPC, or torch's opaque writer error ("enforce fail at inline_container") on a
+    device that is (nearly) full."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    try:
+        return shutil.disk_usage(folder).free < 64 * 2**20
+    except OSError:
+        return False
+
+
 def save_checkpoint(run_dir: str, step: int, model, optimizer, scheduler, sampler_state: dict,
                     trainer_state: dict, accelerator, keep: int = 2) -> str:
     """Write step_NNNNNN atomically; every process contributes its RNG file.
@@ -92,17 +117,18 @@ def save_checkpoint(run_dir: str, step: int, model, optimizer, scheduler, sample
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
     accelerator.wait_for_everyone()
-    _write_json(os.path.join(tmp, f"rng_rank{accelerator.process_index}.json"), capture_rng())
-    if accelerator.is_main_process:
-        model.backbone.save_pretrained(os.path.join(tmp, "adapter"))
-        if len(model.heads):
-            save_heads(dict(model.heads.items()), os.path.join(tmp, HEAD_FILE))
-        torch.save(optimizer.state_dict(), os.path.join(tmp, "optimizer.pt"))
-        torch.save(scheduler.state_dict(), os.path.join(tmp, "scheduler.pt"))
-        save_scaler(getattr(accelerator, "scaler", None), tmp)
-        _write_json(os.path.join(tmp, "sampler.json"), sampler_state)
-        # trainer_state.json last: its presence marks a complete folder
-        _write_json(os.path.join(tmp, "trainer_state.json"), {**trainer_state, "step": step})
+    try:
+        _write_json(os.path.join(tmp, f"rng_rank{accelerator.process_index}.json"), capture_rng())
+        if accelerator.is_main_process:
+            _write_files(tmp, model, optimizer, scheduler, sampler_state,
+                         {**trainer_state, "step": step}, getattr(accelerator, "scaler", None))
+    except (OSError, RuntimeError) as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if _out_of_space(e, root):
+            raise UserError(f"no space left on the device of {root} while writing checkpoint "
+                            f"step {step}; the partial folder was removed (free space, then "
+                            "resume with --resume)") from None
+        raise
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         if os.path.isdir(final):
@@ -119,45 +145,92 @@ def save_scaler(scaler, folder: str) -> None:
         torch.save(scaler.state_dict(), os.path.join(folder, SCALER_FILE))
 
 
+class CheckpointError(ValueError):
+    """A checkpoint folder cannot be read; the message names the file and why."""
+
+
+def _torch_file(path: str):
+    """torch.load(weights_only=True) with a plain reason on failure (and none of torch's
+    advice to load untrusted pickles)."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path} is missing")
+    try:
+        return torch.load(path, weights_only=True)
+    except Exception as e:  # torch raises RuntimeError/UnpicklingError/EOFError/... here
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path} is unreadable ({first.split('. ')[0]})") from None
+
+
 def load_scaler(scaler, folder: str) -> None:
     """Restore the fp16 loss scale; a checkpoint and a run must agree on having one."""
-    path = os.path.join(folder, SCALER_FILE)
-    if scaler is None and os.path.isfile(path):
-        raise ValueError(f"{folder} was saved with an fp16 GradScaler, but this run has none "
-                         "(training.mixed_precision differs from the checkpoint's)")
     if scaler is not None:
-        if not os.path.isfile(path):
-            raise ValueError(f"{folder} has no {SCALER_FILE}, but this run uses fp16 "
-                             "(training.mixed_precision differs from the checkpoint's)")
-        scaler.load_state_dict(torch.load(path, weights_only=True))
+        scaler.load_state_dict(_torch_file(os.path.join(folder, SCALER_FILE)))
+    elif os.path.isfile(os.path.join(folder, SCALER_FILE)):
+        raise CheckpointError(f"{folder} was saved with an fp16 GradScaler, but this run has "
+                              "none (training.mixed_precision differs from the checkpoint's)")
+
+
+def _json_file(path: str):
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} is missing") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path} does not hold a JSON object")
+    return value
+
+
+def read_checkpoint(path: str, process_index: int = 0, want_scaler: bool = False) -> dict:
+    """Every file of a checkpoint, read and checked before anything is applied, so a broken
+    checkpoint changes nothing."""
+    from safetensors.torch import load_file
+
+    out = {}
+    try:
+        out["adapter"] = load_file(os.path.join(path, "adapter", "adapter_model.safetensors"))
+        heads_file = os.path.join(path, HEAD_FILE)
+        out["heads"] = load_heads(heads_file) if os.path.isfile(heads_file) else {}
+    except Exception as e:  # safetensors raises its own error types on a torn file
+        raise CheckpointError(f"{path}: adapter or heads unreadable ({e})") from None
+    out["optimizer"] = _torch_file(os.path.join(path, "optimizer.pt"))
+    out["scheduler"] = _torch_file(os.path.join(path, "scheduler.pt"))
+    scaler_file = os.path.join(path, SCALER_FILE)
+    if want_scaler != os.path.isfile(scaler_file):
+        raise CheckpointError(f"{path} was saved {'without' if want_scaler else 'with'} an fp16 "
+                              "GradScaler (training.mixed_precision differs from this run's)")
+    out["scaler"] = _torch_file(scaler_file) if want_scaler else None
+    rng_file = os.path.join(path, f"rng_rank{process_index}.json")
+    out["rng"] = _json_file(rng_file) if os.path.isfile(rng_file) else None
+    out["sampler"] = _json_file(os.path.join(path, "sampler.json"))
+    out["trainer"] = _json_file(os.path.join(path, "trainer_state.json"))
+    if not isinstance(out["trainer"].get("step"), int):
+        raise CheckpointError(f"{path}/trainer_state.json has no integer step")
+    return out
 
 
 def load_checkpoint(path: str, model, optimizer, scheduler, process_index: int = 0,
                     scaler=None) -> tuple:
-    """Restore weights, optimizer, scheduler, loss scaler and this process's RNG; returns
-    (sampler_state, trainer_state)."""
+    """Restore weights, optimizer, scheduler, loss scaler and this process's RNG from a
+    checkpoint read in full first; returns (sampler_state, trainer_state). A checkpoint that
+    does not fit this model (other adapter keys or head labels) is a ValueError."""
     from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
 
-    adapter = load_file(os.path.join(path, "adapter", "adapter_model.safetensors"))
-    result = set_peft_model_state_dict(model.backbone, adapter)
+    ck = read_checkpoint(path, process_index, want_scaler=scaler is not None)
+    for name, head in model.heads.items():
+        if name not in ck["heads"] or ck["heads"][name].labels != head.labels:
+            raise ValueError(f"head '{name}' in {path} does not match this run's labels")
+    result = set_peft_model_state_dict(model.backbone, ck["adapter"])
     if getattr(result, "unexpected_keys", None):
         raise ValueError(f"adapter in {path} does not match the model: {result.unexpected_keys[:3]}")
-    if len(model.heads):
-        saved = load_heads(os.path.join(path, HEAD_FILE))
-        for name, head in model.heads.items():
-            if name not in saved or saved[name].labels != head.labels:
-                raise ValueError(f"head '{name}' in {path} does not match this run's labels")
-            head.load_state_dict(saved[name].state_dict())
-    optimizer.load_state_dict(torch.load(os.path.join(path, "optimizer.pt"), weights_only=True))
-    scheduler.load_state_dict(torch.load(os.path.join(path, "scheduler.pt"), weights_only=True))
-    load_scaler(scaler, path)
-    rng_file = os.path.join(path, f"rng_rank{process_index}.json")
-    if os.path.isfile(rng_file):
-        with open(rng_file, encoding="utf-8") as f:
-            restore_rng(json.load(f))
-    with open(os.path.join(path, "sampler.json"), encoding="utf-8") as f:
-        sampler_state = json.load(f)
-    with open(os.path.join(path, "trainer_state.json"), encoding="utf-8") as f:
-        trainer_state = json.load(f)
-    return sampler_state, trainer_state
+    for name, head in model.heads.items():
+        head.load_state_dict(ck["heads"][name].state_dict())
+    optimizer.load_state_dict(ck["optimizer"])
+    scheduler.load_state_dict(ck["scheduler"])
+    if scaler is not None:
+        scaler.load_state_dict(ck["scaler"])
+    if ck["rng"] is not None:
+        restore_rng(ck["rng"])
+    return ck["sampler"], ck["trainer"]

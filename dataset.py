@@ -18,9 +18,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from canonical import ESCONV_STRATEGIES, GOEMOTIONS_LABELS, canonicalize_batch
+from tqdm.auto import tqdm
+
 from batching import IGNORE
 from config import UserError
-from files import is_hub_id
+from files import hub_unreachable, is_hub_id
 from prompting import end_of_turn_id, fit_history
 
 SOURCES = ("ed", "esconv", "goemotions")
@@ -32,7 +34,8 @@ DEFAULT_FILES = {
     "esconv": {"train": "train.json", "validation": "validation.json", "test": "test.json"},
     "goemotions": {"train": "train.jsonl", "validation": "validation.jsonl", "test": "test.jsonl"},
 }
-BUILDERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+BUILDERS = {".csv": "csv", ".json": "json", ".jsonl": "json"}  # local formats read row by row
+ROW = "__row__"  # a local row's column: its JSON text, parsed by canonical.canonicalize_batch
 
 
 class DataError(UserError):
@@ -58,38 +61,111 @@ def _fingerprint(*parts) -> str:
     return h.hexdigest()[:32]
 
 
-def load_raw_splits(source: str, path: str, name, data_files: dict, cache_dir: str):
-    """DatasetDict of raw rows from the hub id or a local folder in the upstream format."""
-    import datasets
+def _read_local_rows(source: str, split: str, path: str, header=None) -> tuple[list, int, list]:
+    """(rows as JSON text, unreadable rows, CSV header) of one local file, read row by row
+    so that one bad line costs one row, not the source: a line that is not UTF-8, not JSON
+    or not an object is counted and skipped."""
+    import csv
 
+    if os.path.getsize(path) == 0:
+        raise DataError(f"source '{source}': the {split} file is empty (0 bytes): {path}")
+    rows, bad = [], 0
+    if path.endswith(".csv"):
+        with open(path, encoding="utf-8", errors="replace", newline="") as f:
+            reader = csv.DictReader(f)
+            if not reader.fieldnames:
+                raise DataError(f"source '{source}': the {split} file has no header row: {path}")
+            if header is not None and reader.fieldnames != header:
+                raise DataError(f"source '{source}': the {split} file's columns "
+                                f"{reader.fieldnames} differ from train's {header}: {path}")
+            for row in reader:
+                if any("\ufffd" in (v or "") for v in row.values()) or None in row:
+                    bad += 1  # undecodable bytes, or more fields than the header
+                else:
+                    rows.append(json.dumps(row))
+            return rows, bad, reader.fieldnames
+    with open(path, "rb") as f:
+        for raw in f:
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+                ok = isinstance(json.loads(text), dict)
+            except (UnicodeDecodeError, ValueError):
+                ok = False
+            rows, bad = (rows + [text], bad) if ok else (rows, bad + 1)
+    return rows, bad, None
+
+
+def _local_splits(source: str, path: str, data_files: dict) -> dict:
+    """{split: (in-memory Dataset of row texts, unreadable rows)} of a local folder; the
+    Dataset's fingerprint is the file's content hash, so caching stays exact."""
+    import datasets
+    import pyarrow as pa
+
+    files = {**DEFAULT_FILES[source], **(data_files or {})}
+    out, header = {}, None
+    for split in SPLITS:
+        f = os.path.join(path, files[split])
+        if not os.path.isfile(f):
+            raise DataError(f"source '{source}': file for split '{split}' not found: {f}")
+        if os.path.splitext(f)[1].lower() not in BUILDERS:
+            raise DataError(f"source '{source}': unsupported file type of {f}")
+        rows, bad, cols = _read_local_rows(source, split, f, header)
+        header = header or cols
+        with open(f, "rb") as fh:
+            fp = hashlib.sha256(fh.read()).hexdigest()[:32]
+        out[split] = (datasets.Dataset(pa.Table.from_pydict({ROW: pa.array(rows, pa.string())}),
+                                       fingerprint=fp), bad)
+    return out
+
+
+def load_raw_splits(source: str, path: str, name, data_files: dict, cache_dir: str) -> dict:
+    """{split: (Dataset of raw rows, unreadable rows)} from the hub id or a local folder in
+    the upstream format."""
     if os.path.isdir(path):
-        files = {**DEFAULT_FILES[source], **(data_files or {})}
-        resolved = {}
-        for split in SPLITS:
-            f = os.path.join(path, files[split])
-            if not os.path.isfile(f):
-                raise DataError(f"source '{source}': file for split '{split}' not found: {f}")
-            resolved[split] = f
-        ext = os.path.splitext(resolved["train"])[1].lower()
-        if ext not in BUILDERS:
-            raise DataError(f"source '{source}': unsupported file type '{ext}' in {path}")
-        return datasets.load_dataset(BUILDERS[ext], data_files=resolved, cache_dir=cache_dir)
+        return _local_splits(source, path, data_files)
     if not is_hub_id(path):
         raise DataError(f"source '{source}': local folder not found: {path}")
+    why = hub_unreachable()
+    if why:
+        raise DataError(f"source '{source}': no local folder '{path}' exists, and {why} to "
+                        f"fetch it as a hub dataset (point data.{source}.path at a local folder)")
+    import datasets
     try:
-        return datasets.load_dataset(path, name or None, cache_dir=cache_dir)
-    except Exception as e:  # offline or unknown id: say which source and id
+        raw = datasets.load_dataset(path, name or None, cache_dir=cache_dir)
+    except Exception as e:  # unknown id, network error: say which source and id
         raise DataError(f"source '{source}': cannot load '{path}' from the hub ({e})") from None
+    missing = [s for s in SPLITS if s not in raw]
+    if missing:
+        raise DataError(f"source '{source}': '{path}' has no split(s) {missing}")
+    return {split: (raw[split], 0) for split in SPLITS}
 
 
-def canonical_split(raw, source: str, split: str, emotion_mapping: str, max_rows: int):
-    """Canonicalize one raw split (cached); returns (examples incl. skip records, rows read)."""
+CANON_COLUMNS = ["source", "messages", "emotion_name", "strategy_name", "skip_reason"]
+TOKEN_COLUMNS = ["input_ids", "labels", "prompt_length", "truncated_turns", "drop_reason",
+                 "emotion_label", "strategy_label", "length", "n_supervised"]
+
+
+def _empty(columns: list[str]):
+    import datasets
+    return datasets.Dataset.from_dict({c: [] for c in columns})
+
+
+def canonical_split(raw, source: str, split: str, emotion_mapping: str, max_rows: int,
+                    cache_dir: str):
+    """Canonicalize one raw split (cached in `cache_dir`); returns (examples incl. skip
+    records, rows read)."""
     if max_rows and len(raw) > max_rows:
         raw = raw.select(range(max_rows))
-    fp = _fingerprint("canonical", raw._fingerprint, source, emotion_mapping, _code_version())
+    if len(raw) == 0:  # datasets drops the columns of an empty map: build them here
+        return _empty(CANON_COLUMNS), 0
+    fp = _fingerprint("canonical", raw._fingerprint, source, emotion_mapping, max_rows,
+                      _code_version())
     canon = raw.map(canonicalize_batch, batched=True, batch_size=256,
                     fn_kwargs={"source": source, "emotion_mapping": emotion_mapping},
                     remove_columns=raw.column_names, new_fingerprint=fp,
+                    cache_file_name=os.path.join(cache_dir, f"canonical-{fp}.arrow"),
                     desc=f"canonicalize {source}/{split}")
     return canon, len(raw)
 
@@ -154,10 +230,13 @@ class PreparedData:
     strategy_vocab: list = field(default_factory=list)
 
 
-def _split_stats(canon, rows_read: int) -> dict:
+def _split_stats(canon, rows_read: int, unreadable: int = 0) -> dict:
     reasons = Counter(r for r in canon["skip_reason"] if r)
+    examples = len(canon) - sum(reasons.values())
+    if unreadable:
+        reasons["unreadable_row"] = unreadable
     return {"rows_read": rows_read, "skipped": dict(sorted(reasons.items())),
-            "examples": len(canon) - sum(reasons.values())}
+            "examples": examples}
 
 
 def _canonical_sources(sources: dict, cache_dir: str, emotion_mapping: str, max_rows: int,
@@ -169,8 +248,10 @@ def _canonical_sources(sources: dict, cache_dir: str, emotion_mapping: str, max_
                               cache_dir)
         canon[source], stats[source] = {}, {}
         for split in splits:
-            c, n = canonical_split(raw[split], source, split, emotion_mapping, max_rows)
-            canon[source][split], stats[source][split] = c, _split_stats(c, n)
+            rows, unreadable = raw[split]
+            c, n = canonical_split(rows, source, split, emotion_mapping, max_rows, cache_dir)
+            canon[source][split], stats[source][split] = c, _split_stats(c, n + unreadable,
+                                                                          unreadable)
         if "train" in splits and stats[source]["train"]["examples"] == 0:
             raise DataError(f"source '{source}' yielded no usable training rows from "
                             f"{spec['path']} (skipped: {stats[source]['train']['skipped']})")
@@ -182,6 +263,9 @@ def _tokenize_split(canon, tokenizer, system_prompt: str, max_seq_len: int, emot
     """Kept canonical examples -> tokenized examples that fit (cached); fills `stats`."""
     c = canon.filter(lambda r: not r, input_columns="skip_reason",
                      new_fingerprint=_fingerprint("kept", canon._fingerprint))
+    if len(c) == 0:
+        stats["dropped"], stats["unseen_label"] = {}, 0
+        return _empty(CANON_COLUMNS + TOKEN_COLUMNS)
     fp = _fingerprint("tok", c._fingerprint, tokenizer_fingerprint(tokenizer), system_prompt,
                       max_seq_len, emotion_vocab, strategy_vocab, _code_version())
     t = c.map(_tokenize_batch, batched=True, batch_size=64, new_fingerprint=fp,
@@ -207,6 +291,9 @@ def prepare_data(sources: dict, tokenizer, system_prompt: str, max_seq_len: int,
     from the train split, or from `vocabs` ({"emotion": [...], "strategy": [...]}, e.g. a
     trained run's heads) when only other splits are asked for.
     """
+    import datasets
+
+    datasets.disable_progress_bars()  # one bar per source below, not ~36 per run
     os.makedirs(cache_dir, exist_ok=True)
     out = PreparedData()
     canon, out.stats = _canonical_sources(sources, cache_dir, emotion_mapping,
@@ -221,7 +308,8 @@ def prepare_data(sources: dict, tokenizer, system_prompt: str, max_seq_len: int,
     for source in canon:
         out.tokenized[source] = {split: _tokenize_split(
             canon[source][split], tokenizer, system_prompt, max_seq_len, out.emotion_vocab,
-            out.strategy_vocab, source, split, out.stats[source][split]) for split in splits}
+            out.strategy_vocab, source, split, out.stats[source][split])
+            for split in tqdm(splits, desc=f"tokenize {source}", leave=False)}
     for source, by_split in out.stats.items():
         for split, st in by_split.items():
             log(f"[data] {source}/{split}: read {st['rows_read']} rows -> {st['examples']} examples"

@@ -93,6 +93,16 @@ def scrub_note(reply: str, note: str) -> tuple[str, bool]:
     return out, out != reply.strip()
 
 
+SENTENCE_END = re.compile(r"[.!?…][\"')\]]*(?=\s|$)")
+
+
+def cut_at_sentence(text: str) -> str:
+    """A reply that ran out of tokens, ended at its last complete sentence (kept whole when
+    it has none)."""
+    ends = [m.end() for m in SENTENCE_END.finditer(text)]
+    return text[:ends[-1]].rstrip() if ends else text
+
+
 def note_from_heads(emotions: list, strategy) -> str:
     parts = []
     if emotions:
@@ -173,7 +183,8 @@ class ReplyPolicy:
         return self.reflect_by_generation(conversations)
 
     # ---------------------------------------------------------------- step 2
-    def _generate(self, conversations, system_prompts, seed_offset=0, streamer=None) -> list[str]:
+    def _generate(self, conversations, system_prompts, seed_offset=0, streamer=None,
+                  stats=None) -> list[str]:
         """Replies; generate_batch cuts each conversation to the context budget of the prompt
         actually sent (its full system prompt: style, note and crisis lines included)."""
         s = self.settings
@@ -181,7 +192,7 @@ class ReplyPolicy:
                    for sp, c in zip(system_prompts, conversations)]
         return generate_batch(self.friend, prompts, s.max_new_tokens, batch_size=s.batch_size,
                               seed=s.seed + seed_offset, streamer=streamer,
-                              context_tokens=s.context_tokens, **self.gen)
+                              context_tokens=s.context_tokens, stats=stats, **self.gen)
 
     def _crisis(self, conversations, idx, notes, styles, replies, metas) -> None:
         """Check crisis replies; regenerate failures stricter; replace what still fails."""
@@ -211,11 +222,13 @@ class ReplyPolicy:
                 metas[i]["crisis"]["outcome"] = "replaced"
 
     def respond(self, conversations: list, use_adapter: bool, styles=None,
-                streamer_factory=None) -> list[PolicyReply]:
+                streamer_factory=None, on_crisis=None) -> list[PolicyReply]:
         """One reply per conversation (each a list of user/assistant messages).
 
         `streamer_factory(forbidden_strings)` builds a token streamer for a single
-        conversation; crisis replies are never streamed (they are checked first).
+        conversation; crisis replies are never streamed (they are checked first), and
+        `on_crisis()` is called as soon as one is being written, so a chat can say so.
+        A reply that runs out of tokens ends at its last full sentence.
         """
         styles = validate_styles(styles) if styles is not None else self.styles
         s = self.settings
@@ -232,13 +245,18 @@ class ReplyPolicy:
             streamer = None
             if streamer_factory is not None and len(conversations) == 1 and not crisis[0]:
                 streamer = streamer_factory(note_pieces(notes[0]))
-            replies = self._generate(conversations, systems, streamer=streamer)
+            if on_crisis is not None and any(crisis):
+                on_crisis()
+            stats: list = []
+            replies = self._generate(conversations, systems, streamer=streamer, stats=stats)
             metas = []
             for i, text in enumerate(replies):
+                if stats and stats[i]["hit_token_cap"]:
+                    text = cut_at_sentence(text)
                 replies[i], scrubbed = scrub_note(text, notes[i])
                 metas.append({"risk": risks[i].to_dict(), "reflection": reflections[i],
                               "note": notes[i], "note_scrubbed": scrubbed, "styles": styles,
-                              "crisis_mode": crisis[i]})
+                              "crisis_mode": crisis[i], **(stats[i] if stats else {})})
             idx = [i for i, c in enumerate(crisis) if c]
             if idx:
                 self._crisis(conversations, idx, notes, styles, replies, metas)

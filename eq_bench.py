@@ -2,12 +2,15 @@
 
 Official v2 (no revision): the prompt drops the critique/revise instructions and the
 "First pass scores:" heading, cuts from "Critique: <your critique here>" up to
-"[End of answer]" and appends "\\nYour answer:\\n"; one user turn; 60 new tokens;
-temperature 0.01, +0.15 per retry after a parse failure. Parse: strip `*` and `#`, pairs
-`(\\w+):\\s+(\\d+)`; exactly four, names matching the reference case-insensitively, and a
-positive total (the harness's v1 check, which triggers its retry). Item score
-10 - 0.7477 * sum(s(d)); total = 10 x mean over parseable items; below 83.33 % parseable
-the run is not valid. MAE and Pearson r are extra diagnostics, not the official score.
+"[End of answer]" and appends "\\nYour answer:\\n"; one user turn through the chat template
+(its default system message included); 60 new tokens; sampling at temperature 0.01 with
+min_p 0.1 and otherwise the model's own generation config; 3 attempts, +0.15 temperature per
+retry. The harness retries when the v1 check of `reference_answer` fails (four pairs, names
+equal in their original case, positive total). Parse: strip `*` and `#`, pairs
+`(\\w+):\\s+(\\d+)`; exactly four, names matching the fullscale reference case-insensitively,
+positive total. Item score 10 - 0.7477 * sum(s(d)); total = round(10 x mean over parseable
+items, 2); the parse rate is over the questions ASKED, and below 83.33 % the run is not valid.
+MAE and Pearson r are extra diagnostics, not the official score.
 
     python main.py eq-bench --config config/cpu_smoke.json --questions Q.json
     python main.py eq-bench --questions Q.json --responses R.jsonl --out O.json
@@ -30,7 +33,8 @@ CRITIQUE = "Critique: <your critique here>"
 END_OF_ANSWER = "[End of answer]"
 PAIR = re.compile(r"(\w+):\s+(\d+)")
 COMPLETION_TOKENS = 60
-FIRST_TEMPERATURE, RETRY_STEP = 0.01, 0.15
+FIRST_TEMPERATURE, RETRY_STEP, MIN_P = 0.01, 0.15, 0.1
+OFFICIAL_ATTEMPTS = 3  # the official CLI's n_question_attempts
 VALID_PARSE_RATE = 0.8333
 ADJUST = 0.7477
 
@@ -74,15 +78,29 @@ def score_item(ref: dict, parsed: dict) -> float | None:
     return 10 - tally * ADJUST
 
 
+def v1_accepts(item: dict, parsed: dict) -> bool:
+    """The harness's retry test: its v1 scorer on `reference_answer` succeeds (four pairs,
+    every name equal to a reference name in its original case, positive total)."""
+    ref = item.get("reference_answer") or item["reference_answer_fullscale"]
+    names = {ref[f"emotion{i}"] for i in range(1, 5)}
+    return len(parsed) == 4 and set(parsed) == names and \
+        sum(float(v) for v in parsed.values()) > 0
+
+
 # ------------------------------------------------------------------ questions
-def _check_item(item_id: str, item: dict) -> dict:
+def _check_item(item_id: str, item) -> dict:
+    if not isinstance(item, dict):
+        raise UserError(f"EQ-Bench item {item_id}: expected an object, got {type(item).__name__}")
     ref = item.get("reference_answer_fullscale")
     keys = [f"emotion{i}" for i in range(1, 5)] + [f"emotion{i}_score" for i in range(1, 5)]
     if not isinstance(item.get("prompt"), str) or not isinstance(ref, dict) \
             or any(k not in ref or ref[k] in (None, "") for k in keys):
         raise UserError(f"EQ-Bench item {item_id}: needs prompt and reference_answer_fullscale "
                         f"with {', '.join(keys)}")
-    return {"prompt": item["prompt"], "reference_answer_fullscale": ref}
+    out = {"prompt": item["prompt"], "reference_answer_fullscale": ref}
+    if isinstance(item.get("reference_answer"), dict):
+        out["reference_answer"] = item["reference_answer"]
+    return out
 
 
 def load_questions(source: str, cache_dir: str | None = None) -> dict:
@@ -95,6 +113,8 @@ def load_questions(source: str, cache_dir: str | None = None) -> dict:
             raise UserError(f"{source}: not valid JSON ({e})") from None
         if not isinstance(raw, dict):
             raise UserError(f"{source}: expected the official dict of item id -> item")
+        if not raw:
+            raise UserError(f"{source}: holds no EQ-Bench questions (nothing was run or written)")
         return {str(k): _check_item(str(k), v) for k, v in raw.items()}
     if not is_hub_id(source):
         raise UserError(f"EQ-Bench questions file not found: {source}")
@@ -115,8 +135,13 @@ def load_questions(source: str, cache_dir: str | None = None) -> dict:
 
 
 # ------------------------------------------------------------------ scoring a run
-def score_responses(questions: dict, responses: dict) -> dict:
-    """{"score","parseable","n_items","valid","parse_rate","items", diagnostics}."""
+def score_responses(questions: dict, responses: dict, accepted: dict | None = None) -> dict:
+    """{"score","parseable","n_items","answered","valid","parse_rate","items", diagnostics}.
+
+    `questions` are the questions ASKED: the parse rate and validity are over all of them,
+    answered or not (the harness divides by len(questions)). `accepted` (item -> bool), from
+    a run, marks answers the harness would have kept; a rejected one counts as unparseable.
+    """
     unknown = sorted(set(responses) - set(questions))
     if unknown:
         raise UserError(f"responses for unknown EQ-Bench item ids: {unknown}")
@@ -124,7 +149,7 @@ def score_responses(questions: dict, responses: dict) -> dict:
     for item_id, text in responses.items():
         ref = questions[item_id]["reference_answer_fullscale"]
         parsed = parse_answer(text)
-        score = score_item(ref, parsed)
+        score = score_item(ref, parsed) if (accepted or {}).get(item_id, True) else None
         items[item_id] = {"score": score, "parsed": parsed if score is not None else None}
         if score is not None:
             lower = {k.lower(): float(v) for k, v in parsed.items()}
@@ -132,11 +157,11 @@ def score_responses(questions: dict, responses: dict) -> dict:
                 preds.append(lower[name.lower()])
                 refs.append(value)
     scores = [v["score"] for v in items.values() if v["score"] is not None]
-    n = len(items)
-    result = {"score": 10 * sum(scores) / len(scores) if scores else 0.0,
-              "parseable": len(scores), "n_items": n,
+    n = len(questions)
+    result = {"score": round(10 * sum(scores) / len(scores), 2) if scores else 0.0,
+              "parseable": len(scores), "n_items": n, "answered": len(items),
               "parse_rate": len(scores) / n if n else 0.0,
-              "valid": bool(n) and len(scores) >= VALID_PARSE_RATE * n, "items": items,
+              "valid": bool(n) and len(scores) / n >= VALID_PARSE_RATE, "items": items,
               "diagnostics (not the official score)": {
                   "mae": float(np.mean(np.abs(np.array(preds) - np.array(refs)))) if preds else None,
                   "pearson_r": float(np.corrcoef(preds, refs)[0, 1])
@@ -159,17 +184,27 @@ def paired_comparison(base: dict, tuned: dict, samples: int, seed: int) -> dict:
 
 
 def read_export_responses(path: str) -> dict:
+    """{prompt_id: response text} of export rows; a row that is not an object with a
+    prompt_id and a string (or null: no answer) response is an error naming its line."""
     if not os.path.isfile(path):
         raise UserError(f"responses file not found: {path}")
     out = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    row = json.loads(line)
-                    out[str(row["prompt_id"])] = str(row["response"])
-                except (json.JSONDecodeError, KeyError) as e:
-                    raise UserError(f"{path}:{n}: needs prompt_id and response ({e})") from None
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as e:
+                raise UserError(f"{path}:{n}: not a JSON line ({e})") from None
+            if not isinstance(row, dict) or "prompt_id" not in row or "response" not in row:
+                raise UserError(f"{path}:{n}: needs an object with prompt_id and response")
+            if row["response"] is not None and not isinstance(row["response"], str):
+                raise UserError(f"{path}:{n}: response must be a string or null, got "
+                                f"{type(row['response']).__name__}")
+            out[str(row["prompt_id"])] = row["response"] or ""  # null: no answer, unparseable
+    if not out:
+        raise UserError(f"{path}: holds no response rows")
     return out
 
 
@@ -187,24 +222,47 @@ def rescore(questions_path: str, responses_path: str, out_path: str) -> dict:
 
 
 # ------------------------------------------------------------------ running a model
+def official_sampling(temperature: float) -> dict:
+    """The harness's transformers route: sample at `temperature` with min_p 0.1; top_p, top_k
+    and the repetition penalty stay the model's own (its generation_config)."""
+    return {"do_sample": True, "temperature": temperature, "min_p": MIN_P}
+
+
+def rendered_prompt(tokenizer, item: dict) -> str:
+    """The exact text the model reads: one user turn through the chat template, whose
+    default system message (if it has one) is included as in the official route."""
+    return tokenizer.apply_chat_template([{"role": "user",
+                                           "content": transform_prompt_v2(item["prompt"])}],
+                                         tokenize=False, add_generation_prompt=True)
+
+
 def answer_items(friend, questions: dict, use_adapter: bool, attempts: int, batch_size: int,
                  seed: int) -> dict:
-    """{id: {"response", "attempts", "temperature"}} with the official retry schedule."""
+    """{id: {"response", "attempts", "temperature", "accepted"}} on the official schedule.
+
+    The first attempt (temperature 0.01: in effect greedy) runs batched; tests/test_eq_bench
+    shows it gives the one-at-a-time replies on the embedded model. Retries sample at
+    0.16, 0.31, ... and run one prompt at a time (seeded), as the harness does.
+    """
     from generation import generate_batch
 
-    pending, temp, out = sorted(questions, key=lambda k: int(k) if k.isdigit() else k), \
-        FIRST_TEMPERATURE, {}
+    order = sorted(questions, key=lambda k: (0, int(k)) if k.isdigit() else (1, k))
+    msgs = {i: [{"role": "user", "content": transform_prompt_v2(questions[i]["prompt"])}]
+            for i in order}
+    out, pending, temp = {}, order, FIRST_TEMPERATURE
     with friend.adapter(use_adapter):
         for attempt in range(1, attempts + 1):
-            prompts = [[{"role": "user", "content": transform_prompt_v2(questions[i]["prompt"])}]
-                       for i in pending]
-            texts = generate_batch(friend, prompts, COMPLETION_TOKENS, temperature=temp,
-                                   batch_size=batch_size, seed=seed + attempt)
+            size = batch_size if attempt == 1 else 1
+            print(f"[eq-bench] {'fine-tuned' if use_adapter else 'base'}: attempt {attempt} of "
+                  f"{attempts}, {len(pending)} item(s) at temperature {temp:.2f}", flush=True)
+            texts = generate_batch(friend, [msgs[i] for i in pending], COMPLETION_TOKENS,
+                                   batch_size=size, seed=seed + 1000 * attempt,
+                                   sampling=official_sampling(temp),
+                                   desc=f"eq-bench attempt {attempt}")
             for i, text in zip(pending, texts):
-                out[i] = {"response": text, "attempts": attempt, "temperature": round(temp, 2)}
-            ref = {i: questions[i]["reference_answer_fullscale"] for i in pending}
-            pending = [i for i in pending if score_item(ref[i], parse_answer(out[i]["response"]))
-                       is None]
+                out[i] = {"response": text, "attempts": attempt, "temperature": round(temp, 2),
+                          "accepted": v1_accepts(questions[i], parse_answer(text))}
+            pending = [i for i in pending if not out[i]["accepted"]]
             if not pending:
                 break
             temp += RETRY_STEP
@@ -228,16 +286,22 @@ def run_eq_bench(cfg, questions_source: str | None = None, friend=None) -> dict:
     friend = friend or load_for_inference(cfg, require_adapter=True)
     results = {"questions": source, "n_items": len(questions), "checkpoint": friend.checkpoint}
     decoding = {"max_new_tokens": COMPLETION_TOKENS, "temperature": FIRST_TEMPERATURE,
-                "retry_temperature_step": RETRY_STEP, "attempts": e.eq_bench_attempts,
-                "batch_size": e.eq_bench_batch_size, "seed": e.seed, "system_prompt": None}
+                "min_p": MIN_P, "retry_temperature_step": RETRY_STEP,
+                "attempts": e.eq_bench_attempts, "first_attempt_batch_size": e.eq_bench_batch_size,
+                "retries": "one prompt at a time", "seed": e.seed,
+                "generation_config": "the model's own (top_p, top_k, repetition penalty)",
+                "system_prompt": "the chat template's default"}
     for model in ("base", "finetuned"):
         answers = answer_items(friend, questions, model == "finetuned", e.eq_bench_attempts,
                                e.eq_bench_batch_size, e.seed)
-        scored = score_responses(questions, {i: a["response"] for i, a in answers.items()})
+        scored = score_responses(questions, {i: a["response"] for i, a in answers.items()},
+                                 {i: a["accepted"] for i, a in answers.items()})
         rows = [{"prompt_id": i, "prompt": transform_prompt_v2(questions[i]["prompt"]),
                  "model": model, "response": a["response"] or "(empty)",  # schema: non-empty
                  "meta": {"attempts": a["attempts"], "temperature": a["temperature"],
+                          "accepted_by_v1_check": a["accepted"],
                           "item_score": scored["items"][i]["score"],
+                          "rendered_prompt": rendered_prompt(friend.tokenizer, questions[i]),
                           "empty_response": not a["response"]},
                  "decoding": {**decoding, "model": model}} for i, a in answers.items()]
         write_export(cfg.run_dir, "eq_bench", model, rows)

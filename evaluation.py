@@ -12,9 +12,11 @@ logs/eval_metrics.jsonl.
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import torch
+from tqdm.auto import tqdm
 
 from config import UserError
 from batching import IGNORE
@@ -87,8 +89,52 @@ def head_metrics(friend, test_splits: dict, batch_size: int, max_examples: int =
             pooled = last_prompt_states(friend, [r["input_ids"][:r["prompt_length"]] for r in rows],
                                         batch_size)
             preds = head(pooled).argmax(-1).tolist()
-            out[name] = classification_metrics([r[key] for r in rows], preds, head.labels)
+            truth = [r[key] for r in rows]
+            out[name] = classification_metrics(truth, preds, head.labels)
+            out[name]["majority"] = majority_baseline(truth, head.labels)
     return out
+
+
+@torch.no_grad()
+def reply_perplexity(friend, test_splits: dict, max_examples: int, batch_size: int,
+                    seed: int) -> dict:
+    """LM loss and perplexity at the reply tokens of the test examples that have a reply
+    (a seeded subset of `max_examples` per source; 0 = all), base and fine-tuned: the same
+    supervised positions as training, the LM head only there."""
+    from batching import collate, seeded_subset, to_device
+    from model import final_hidden
+
+    base = friend.model.get_base_model() if friend.has_adapter else friend.model
+    head, out = base.get_output_embeddings(), {}
+    for source, ds in test_splits.items():
+        rows = [r for r in ds if r["n_supervised"]]
+        if not rows:
+            continue
+        order = seeded_subset([len(r["input_ids"]) for r in rows], max_examples, seed)
+        for model in ("base", "finetuned") if friend.has_adapter else ("base",):
+            total = tokens = 0.0
+            with friend.adapter(model == "finetuned"):
+                for start in range(0, len(order), batch_size):
+                    b = to_device(collate([rows[i] for i in order[start:start + batch_size]],
+                                          friend.tokenizer.pad_token_id), friend.device)
+                    hidden = final_hidden(friend.model, b["input_ids"], b["attention_mask"])
+                    pos = b["sup_pos"]
+                    logits = head(hidden.reshape(-1, hidden.shape[-1]).index_select(0, pos))
+                    target = b["labels"].reshape(-1).index_select(0, pos + 1)
+                    total += float(torch.nn.functional.cross_entropy(logits.float(), target,
+                                                                     reduction="sum"))
+                    tokens += len(pos)
+            lm = total / max(1, tokens)
+            out.setdefault(source, {})[model] = {"lm": lm, "perplexity": math.exp(min(lm, 50)),
+                                                 "examples": len(order), "tokens": int(tokens)}
+    return out
+
+
+def majority_baseline(truth: list[int], labels: list[str]) -> dict:
+    """Accuracy and macro-F1 of always predicting the test split's most frequent class."""
+    top = max(set(truth), key=truth.count)
+    m = classification_metrics(truth, [top] * len(truth), labels)
+    return {"label": labels[top], "accuracy": m["accuracy"], "macro_f1": m["macro_f1"]}
 
 
 # ------------------------------------------------------------------ red team
@@ -131,32 +177,43 @@ def export_prompt_sets(cfg, friend, sets: dict) -> dict:
     from decoding_policy import policy_from_config
 
     policy, exports = policy_from_config(cfg, friend), {}
+    bar = tqdm(total=len(sets) * len(MODELS), desc="eval prompt sets", unit="set")
     for name, rows in sets.items():
         exports[name] = {}
         for model in MODELS:
+            bar.write(f"[eval] {name} / {model}: {len(rows)} prompts...")
             replies = policy.respond([r["messages"] for r in rows], use_adapter=model == "finetuned")
+            bar.update(1)
             out = [{"prompt_id": r["id"], "prompt": r["messages"], "model": model,
                     "response": rep.text, "meta": {**rep.meta, "expected": r["expected"],
                                                    "category": r.get("category", "")},
                     "decoding": rep.decoding} for r, rep in zip(rows, replies)]
             path = write_export(cfg.run_dir, name, model, out)
             exports[name][model] = {r["prompt_id"]: r for r in out}
-            print(f"[eval] {name} / {model}: {len(out)} replies -> {path}")
+            bar.write(f"[eval] {name} / {model}: {len(out)} replies -> {path}")
+    bar.close()
     return exports
 
 
-def head_metrics_on_test_split(cfg, friend) -> dict:
-    """Head metrics on the test splits, tokenized with the labels the heads learned."""
+def held_out_metrics(cfg, friend) -> tuple[dict, dict]:
+    """Head metrics and reply perplexity on the test splits, tokenized with the labels the
+    heads learned."""
     from dataset import prepare_from_config
 
     vocabs = {n: h.labels for n, h in friend.heads.items()}
     data = prepare_from_config(cfg, friend.tokenizer, log=lambda *_: None, splits=("test",),
                                vocabs=vocabs)
-    return head_metrics(friend, {s: sp["test"] for s, sp in data.tokenized.items()},
-                        cfg.eval.batch_size, cfg.eval.head_metrics_max_examples)
+    test = {s: sp["test"] for s, sp in data.tokenized.items()}
+    e = cfg.eval
+    return (head_metrics(friend, test, e.batch_size, e.head_metrics_max_examples),
+            reply_perplexity(friend, test, e.perplexity_max_examples, e.batch_size, e.seed))
 
 
 def print_summary(metrics: dict) -> None:
+    for source, by_model in metrics.get("perplexity", {}).items():
+        print(f"[eval] test {source} reply perplexity: " + ", ".join(
+            f"{m} {v['perplexity']:.2f}" for m, v in by_model.items())
+            + f" ({next(iter(by_model.values()))['examples']} examples)")
     for n, m in metrics["heads"].items():
         print(f"[eval] test {n}: accuracy {m['accuracy']:.3f} macro-F1 {m['macro_f1']:.3f} "
               f"(n={m['n']})")
@@ -174,8 +231,8 @@ def run_eval(cfg, friend=None) -> dict:
     sets = {set_name(p): load_prompt_set(p) for p in cfg.eval.prompt_sets}
     friend = friend or load_for_inference(cfg, require_adapter=True)
     exports = export_prompt_sets(cfg, friend, sets)
-    heads = head_metrics_on_test_split(cfg, friend)
-    metrics = {"checkpoint": friend.checkpoint, "heads": heads,
+    heads, perplexity = held_out_metrics(cfg, friend)
+    metrics = {"checkpoint": friend.checkpoint, "heads": heads, "perplexity": perplexity,
                "prompt_sets": {n: len(r) for n, r in sets.items()}, "redteam": {}}
     for name, rows in sets.items():
         if any(r["expected"] in ("crisis", "no_crisis") for r in rows):

@@ -36,12 +36,25 @@ def write_jsonl_atomic(path: str, rows: list[dict]) -> None:
                                     for r in rows))
 
 
-def read_jsonl(path: str) -> list[dict]:
-    """Rows of a JSONL file ([] when it does not exist)."""
+def read_jsonl(path: str, bad: list | None = None) -> list[dict]:
+    """Rows of a JSONL file ([] when it does not exist). A line that is not a JSON object
+    (a torn last line after a kill, stray bytes) is skipped; its number goes into `bad`."""
     if not os.path.isfile(path):
         return []
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    rows = []
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                row = None
+            if isinstance(row, dict):
+                rows.append(row)
+            elif bad is not None:
+                bad.append(n)
+    return rows
 
 
 def is_hub_id(name: str) -> bool:
@@ -53,3 +66,18 @@ def is_hub_id(name: str) -> bool:
     if os.path.splitext(name)[1].lower() in (".json", ".jsonl", ".csv", ".parquet", ".txt"):
         return False  # a file name, not a repository
     return bool(HUB_ID.match(name))
+
+
+def hub_unreachable() -> str:
+    """Why the hub cannot be reached right now ('' when it can): offline mode, or no answer
+    from huggingface.co within 3 s, so a missing local path fails at once."""
+    import socket
+
+    if any(os.environ.get(v, "").lower() in ("1", "true", "yes")
+           for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
+        return "offline mode is set"
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=3).close()
+        return ""
+    except OSError:
+        return "the hub (huggingface.co) cannot be reached"

@@ -25,7 +25,8 @@ def last_prompt_states(friend, prompts: list[list[int]], batch_size: int = 16) -
     """Final hidden state at the last token of each prompt (token ids), right padded and
     pooled by heads.pool_last_prompt_token over model.final_hidden: the training path."""
     out = []
-    for start in range(0, len(prompts), batch_size):
+    starts = range(0, len(prompts), batch_size)
+    for start in tqdm(starts, desc="heads", leave=False, disable=len(starts) < 2):
         chunk = prompts[start:start + batch_size]
         width = max(len(p) for p in chunk)
         ids = torch.full((len(chunk), width), friend.tokenizer.pad_token_id, dtype=torch.long)
@@ -67,12 +68,15 @@ def fit_to_context(tokenizer, conversation: list[dict], budget: int) -> list[dic
 def generate_batch(friend, conversations: list[list[dict]], max_new_tokens: int,
                    temperature: float = 0.0, top_p: float = 1.0, repetition_penalty: float = 1.0,
                    batch_size: int = 16, seed: int | None = None, streamer=None,
-                   context_tokens: int = 0) -> list[str]:
+                   context_tokens: int = 0, sampling: dict | None = None,
+                   stats: list | None = None, desc: str = "generate") -> list[str]:
     """Replies for many conversations, `batch_size` at a time, left padded, order kept.
 
     Conversations are sorted by prompt length so each batch pads little; results come back
     in the input order. With `context_tokens`, each conversation is first cut so its prompt
-    plus `max_new_tokens` fits (oldest turns first).
+    plus `max_new_tokens` fits (oldest turns first). `sampling` replaces the sampling
+    arguments entirely (what it leaves out comes from the model's generation_config).
+    `stats`, a list, receives per conversation {"new_tokens", "hit_token_cap"} in input order.
     """
     tok = friend.tokenizer
     if context_tokens:
@@ -80,10 +84,12 @@ def generate_batch(friend, conversations: list[list[dict]], max_new_tokens: int,
                          for c in conversations]
     prompts = [render_prompt_ids(tok, c) for c in conversations]
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    out = [""] * len(prompts)
-    kwargs = sampling_kwargs(temperature, top_p, repetition_penalty)
+    out, info = [""] * len(prompts), [None] * len(prompts)
+    stops = set(friend.stop_ids())
+    kwargs = sampling if sampling is not None else sampling_kwargs(temperature, top_p,
+                                                                  repetition_penalty)
     starts = range(0, len(order), batch_size)
-    for start in tqdm(starts, desc="generate", leave=False, disable=len(starts) < 3):
+    for start in tqdm(starts, desc=desc, leave=False, disable=len(starts) < 2):
         idx = order[start:start + batch_size]
         ids, mask = left_pad([prompts[i] for i in idx], tok.pad_token_id, friend.device)
         if seed is not None:
@@ -96,6 +102,11 @@ def generate_batch(friend, conversations: list[list[dict]], max_new_tokens: int,
         new = gen[:, ids.shape[1]:].tolist()  # one device->host copy for the whole batch
         for row, i in enumerate(idx):
             out[i] = tok.decode(new[row], skip_special_tokens=True).strip()
+            ended = next((k for k, t in enumerate(new[row]) if t in stops), None)
+            info[i] = {"new_tokens": len(new[row]) if ended is None else ended,
+                       "hit_token_cap": ended is None and len(new[row]) >= max_new_tokens}
+    if stats is not None:
+        stats.extend(info)
     return out
 
 

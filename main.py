@@ -13,39 +13,63 @@ import sys
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from config import UserError, load_config  # noqa: E402
+from config import UserError  # noqa: E402
+from config_load import load_config  # noqa: E402
+
+
+DESCRIPTION = """friend-tune: fine-tune a chat model into an empathetic, safety-aware friend
+and measure whether it got better (QLoRA + emotion/strategy heads, EQ-Bench v2, red team)."""
+EPILOG = """getting started (offline, CPU, about 5 minutes):
+  python main.py all --config config/cpu_smoke.json
+  python main.py chat --run artifacts/runs/cpu_smoke
+
+The default --config, config/example_config.json, trains Qwen/Qwen2.5-3B-Instruct in 4-bit
+and needs a GPU and the Hugging Face hub. Every command takes --set KEY=VALUE overrides;
+bad input exits with code 2 and names the key, file or path (README: Troubleshooting)."""
+DEFAULT_CONFIG = "config/example_config.json"
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown, and the description and epilog kept as written."""
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", default="config/example_config.json", help="JSON run config")
+    p.add_argument("--config", default=DEFAULT_CONFIG,
+                   help="JSON run config (the default is the GPU + hub run; offline: "
+                        "config/cpu_smoke.json)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set training.max_steps=10 (repeatable)")
 
 
+def _command(sub, name: str, text: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=text, description=text, formatter_class=_Help)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="main.py", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("data", help="load, canonicalize and tokenize the sources; print a summary")
+    parser = argparse.ArgumentParser(prog="main.py", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=_Help)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = _command(sub, "data", "load, canonicalize and tokenize the sources; print a summary")
     _add_config_args(p)
-    p = sub.add_parser("train", help="QLoRA + heads + weighted multi-loss training")
+    p = _command(sub, "train", "QLoRA + heads + weighted multi-loss training")
     _add_config_args(p)
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
-    p = sub.add_parser("eval", help="base vs fine-tuned exports, head metrics, red-team table")
+    p = _command(sub, "eval", "base vs fine-tuned exports, head metrics, red-team table")
     _add_config_args(p)
-    p = sub.add_parser("eq-bench", help="EQ-Bench v2 for base and fine-tuned, or re-score exports")
+    p = _command(sub, "eq-bench", "EQ-Bench v2 for base and fine-tuned, or re-score exports")
     _add_config_args(p)
     p.add_argument("--questions", help="official-format JSON (default: eval.eq_bench_questions)")
     p.add_argument("--responses", help="re-score these export rows without a model")
     p.add_argument("--out", help="with --responses: where the scored JSON goes")
-    p = sub.add_parser("chat", help="talk to the fine-tuned friend in the terminal")
+    p = _command(sub, "chat", "talk to the fine-tuned friend in the terminal")
     _add_config_args(p)
     p.add_argument("--run", help="a run folder (uses its saved config.json)")
-    p = sub.add_parser("pipeline", help="validate exports, statistics, plots, report.md")
+    p = _command(sub, "pipeline", "validate exports, statistics, plots, report.md")
     _add_config_args(p)
     p.add_argument("--run", help="the run folder (default: the config's)")
     p.add_argument("--compare", nargs="+", metavar="RUN", help="one table over several runs")
     p.add_argument("--out", help="with --compare: where the table goes")
-    p = sub.add_parser("all", help="train -> eval -> eq-bench -> pipeline")
+    p = _command(sub, "all", "train -> eval -> eq-bench -> pipeline")
     _add_config_args(p)
     p.add_argument("--force", action="store_true", help="redo finished stages")
     return parser
@@ -56,8 +80,10 @@ def config_for(args):
     if getattr(args, "run", None):
         path = os.path.join(args.run, "config.json")
         if not os.path.isfile(path):
-            raise UserError(f"no config.json in run folder {args.run}")
-        return load_config(path, args.overrides)
+            raise UserError(f"{args.run} is not a run folder: it has no config.json")
+        run = os.path.abspath(args.run)  # the folder given, wherever it was copied to
+        return load_config(path, args.overrides + [f"output.root={os.path.dirname(run)}",
+                                                   f"output.run_name={os.path.basename(run)}"])
     return load_config(args.config, args.overrides)
 
 

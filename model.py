@@ -15,7 +15,7 @@ import os
 import torch
 
 from config import UserError
-from files import is_hub_id
+from files import hub_unreachable, is_hub_id
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,15 @@ def embedded_smollm2_dir(cache_dir: str) -> str:
     return build_once(os.path.join(cache_dir, "smollm2-135m-instruct"), "config.json", convert)
 
 
+def _in_hub_cache(repo_id: str) -> bool:
+    """Whether the hub cache already holds this model (then offline loading works)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # an old or absent huggingface_hub: assume not cached
+        return False
+
+
 def resolve_source(name_or_path: str, cache_dir: str) -> str:
     """A loadable folder or hub id; a missing local folder is an error naming the path."""
     if name_or_path == SMOLLM2:
@@ -72,6 +81,11 @@ def resolve_source(name_or_path: str, cache_dir: str) -> str:
                          f"(known: {SMOLLM2}, {QWEN25_TOKENIZER})")
     if not is_hub_id(name_or_path) and not os.path.isdir(os.path.expanduser(name_or_path)):
         raise ModelError(f"model folder not found: {name_or_path}")
+    why = hub_unreachable() if is_hub_id(name_or_path) else ""
+    if why and not _in_hub_cache(name_or_path):
+        raise ModelError(f"model '{name_or_path}' is a hub id, and {why}: nothing to load it "
+                         "from. Offline, use a local folder (model.name_or_path=/path) or the "
+                         "embedded model: --config config/cpu_smoke.json")
     return os.path.expanduser(name_or_path)
 
 
@@ -88,6 +102,18 @@ def ensure_pad_token(tokenizer, eot_id: int) -> None:
     raise ModelError("tokenizer has no token usable as pad distinct from end-of-turn")
 
 
+def warn_remote_code(trust_remote_code: bool, src: str) -> None:
+    """model.trust_remote_code runs Python shipped with the model: say so, loudly, once."""
+    if trust_remote_code and src not in _WARNED:
+        _WARNED.add(src)
+        log.warning("!! model.trust_remote_code=true: Python code shipped in %s will be "
+                    "EXECUTED on this machine. Only do this for a folder or hub repository you "
+                    "trust.", os.path.abspath(src) if os.path.isdir(src) else src)
+
+
+_WARNED: set = set()
+
+
 def load_tokenizer(name_or_path: str, cache_dir: str, revision=None, trust_remote_code=False):
     """Tokenizer with a chat template and a pad token distinct from end-of-turn."""
     from transformers import AutoTokenizer
@@ -95,6 +121,7 @@ def load_tokenizer(name_or_path: str, cache_dir: str, revision=None, trust_remot
     from prompting import end_of_turn_id
 
     src = resolve_source(name_or_path, cache_dir)
+    warn_remote_code(trust_remote_code, src)
     try:
         tok = AutoTokenizer.from_pretrained(src, revision=revision,
                                             trust_remote_code=trust_remote_code)
@@ -134,6 +161,7 @@ def load_base_model(name_or_path: str, cache_dir: str, load_in_4bit: bool, quant
     from transformers import AutoModelForCausalLM
 
     src = resolve_source(name_or_path, cache_dir)
+    warn_remote_code(trust_remote_code, src)
     cuda = torch.cuda.is_available()
     kwargs = dict(revision=revision, trust_remote_code=trust_remote_code,
                   device_map=device_map_for(cuda, device_index))
@@ -199,7 +227,11 @@ def prepare_for_training(model, gradient_checkpointing: bool, fp32_norms: bool =
             if p.ndim == 1 and p.dtype in (torch.float16, torch.bfloat16) and "norm" in name:
                 p.data = p.data.float()
     if gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        kwargs = {"use_reentrant": False}
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
         model.config.use_cache = False
 
 
@@ -216,11 +248,15 @@ def quantization_summary(model) -> dict:
 
 
 def add_lora(model, r: int, alpha: int, dropout: float, target_modules: list[str]):
+    import warnings
+
     from peft import LoraConfig, get_peft_model
 
     cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, bias="none",
                      target_modules=list(target_modules), task_type="CAUSAL_LM")
-    return get_peft_model(model, cfg)
+    with warnings.catch_warnings():  # peft 0.21 reads the deprecated property; nothing to act on
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*is deprecated")
+        return get_peft_model(model, cfg)
 
 
 def load_adapter(model, adapter_dir: str, trainable: bool = False):

@@ -71,20 +71,25 @@ def eq_bench_items(base: dict, tuned: dict, path: str):
     t = [tuned["items"][i]["score"] for i in ids]
     fig, ax = plt.subplots(figsize=(max(6, 0.08 * len(ids) + 4), 3.6))
     ax.vlines(x, b, t, color="#bbbbbb", lw=0.8)  # each item's change
-    ax.plot(x, b, "o", mfc="none", color=COLORS["base"], ms=6, label=f"base ({base['score']:.1f})")
-    ax.plot(x, t, "x", color=COLORS["finetuned"], ms=6, label=f"fine-tuned ({tuned['score']:.1f})")
+    def label(name, run):
+        return f"{name} ({run['score']:.1f}{'' if run['valid'] else ', NOT VALID'})"
+    ax.plot(x, b, "o", mfc="none", color=COLORS["base"], ms=6, label=label("base", base))
+    ax.plot(x, t, "x", color=COLORS["finetuned"], ms=6, label=label("fine-tuned", tuned))
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.axhline(0, color="k", lw=0.5)
     ax.set_xlabel(f"item (parseable for both: {len(ids)}), sorted by base score")
     ax.set_ylabel("item score (max 10)")
-    ax.set_title("EQ-Bench v2 per item")
+    invalid = not (base["valid"] and tuned["valid"])
+    ax.set_title("EQ-Bench v2 per item" + (" (a run is below 83.33% parseable: not valid)"
+                                           if invalid else ""), fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)
 
 
-def response_lengths(lengths: dict, path: str):
-    """Histogram of reply lengths (words) per model."""
+def response_lengths(lengths: dict, path: str, token_cap: int | None = None,
+                     capped: dict | None = None):
+    """Histogram of reply lengths (words) per model; how many replies hit the token cap."""
     if not any(lengths.values()):
         return None
     fig, ax = plt.subplots(figsize=(6, 3.4))
@@ -92,11 +97,16 @@ def response_lengths(lengths: dict, path: str):
     bins = np.linspace(0, top + 1, 25)
     for model, vals in lengths.items():
         if vals:
+            cut = f", {capped[model]} cut at the cap" if capped and model in capped else ""
             ax.hist(vals, bins=bins, alpha=0.6, color=COLORS.get(model), label=f"{model} "
-                    f"(median {np.median(vals):.0f})")
+                    f"(median {np.median(vals):.0f}{cut})")
     ax.set_xlabel("reply length (words)")
     ax.set_ylabel("replies")
-    ax.set_title("Reply lengths, all prompt sets")
+    title = "Reply lengths, all prompt sets"
+    if token_cap:
+        ax.axvline(0.75 * token_cap, color="#d62728", ls="--", lw=1)  # ~0.75 words per token
+        title += f" (cap {token_cap} tokens, dashed: ~{0.75 * token_cap:.0f} words)"
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     return _save(fig, path)
 
@@ -118,5 +128,10 @@ def confusion(matrix: list, labels: list, title: str, path: str):
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
-    fig.colorbar(im, ax=ax, fraction=0.046, label="share of true class")
+    for r in range(m.shape[0]):  # the counts behind each share
+        for c in range(m.shape[1]):
+            if m[r, c]:
+                ax.text(c, r, f"{int(m[r, c])}", ha="center", va="center", fontsize=6,
+                        color="white" if norm[r, c] > 0.5 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="share of true class (cells: counts)")
     return _save(fig, path)

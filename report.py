@@ -88,6 +88,17 @@ def _missing(stage: str, cmd: str) -> list[str]:
     return [f"**Missing: the {stage} stage has no outputs in this run.** Run `{cmd}`.", ""]
 
 
+def smoke_caveat(d: dict) -> list[str]:
+    """A run trained on the toolkit's own fixtures says so before any number."""
+    data = (d["config"] or {}).get("data") or {}
+    paths = [data.get(s, {}).get("path", "") for s in ("ed", "esconv", "goemotions")]
+    if not any("tests/fixtures" in p.replace(os.sep, "/") for p in paths):
+        return []
+    return ["> **Smoke run.** This run trained on the toolkit's own fixture data (a few hundred "
+            "hand-written examples), so it proves the pipeline end to end, not quality: its "
+            "losses, head metrics and EQ-Bench figures say nothing about empathy.", ""]
+
+
 def section_config(d: dict) -> list[str]:
     cfg = d["config"]
     if not cfg:
@@ -140,20 +151,51 @@ def section_training(d: dict, figs: dict) -> list[str]:
     return out
 
 
+def eq_score_text(run: dict) -> str:
+    """An EQ-Bench score as it may be read: an invalid run's number is marked as such."""
+    if run["valid"]:
+        return f"{run['score']:.2f}"
+    return (f"{run['score']:.2f} (not a valid score: {run['parseable']}/{run['n_items']} "
+            f"parseable, below 83.33%)")
+
+
+def eq_delta_lines(eq: dict) -> list[str]:
+    """The paired delta with its interval; the difference of totals only as context, and
+    both labelled when either run is invalid."""
+    c, invalid = eq["comparison"], [m for m in ("base", "finetuned") if not eq[m]["valid"]]
+    ci = f"[{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}]" if c.get("ci95") else "n/a"
+    paired = (f"Paired delta (fine-tuned - base) over the {c['paired_items']} items parseable in "
+              f"both runs: {_fmt(c['paired_delta'], 2)}, bootstrap 95% interval {ci}.")
+    totals = f"Difference of the two totals: {c['delta_total']:+.2f} (not a paired statistic)."
+    if invalid:
+        why = f"the {' and '.join(invalid)} run{'s are' if len(invalid) > 1 else ' is'} not valid"
+        return [f"**Not a valid comparison: {why}.** For information only: {paired} {totals}"]
+    return [paired, totals]
+
+
+def paired_delta_cell(eq: dict) -> str:
+    if not eq:
+        return "-"
+    c = eq["comparison"]
+    if c.get("paired_delta") is None:
+        return "no item parseable in both"
+    text = (f"{c['paired_delta']:+.2f} [{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}] "
+            f"({c['paired_items']})")
+    valid = all(eq[m]["valid"] for m in ("base", "finetuned"))
+    return text if valid else f"not valid (a run is below 83.33%): {text}"
+
+
 def section_eq_bench(d: dict, figs: dict) -> list[str]:
     eq = d["eq_bench"]
     if not eq:
         return _missing("EQ-Bench", "python main.py eq-bench --config ...")
-    rows = [[m, _fmt(eq[m]["score"], 2), f"{eq[m]['parseable']}/{eq[m]['n_items']}",
+    rows = [[m, eq_score_text(eq[m]), f"{eq[m]['parseable']}/{eq[m]['n_items']}",
              f"{100 * eq[m]['parse_rate']:.1f}%", eq[m]["valid"]] for m in ("base", "finetuned")]
-    c = eq["comparison"]
-    ci = f"[{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}]" if c.get("ci95") else "n/a"
-    out = _table(["model", "score (official v2)", "parseable", "parse rate", "valid"], rows)
-    out += ["", f"Delta (fine-tuned - base): {c['delta_total']:+.2f}; paired over "
-            f"{c['paired_items']} items parseable for both: "
-            f"{_fmt(c['paired_delta'], 2)}, bootstrap 95% interval {ci}. Questions: "
-            f"`{eq['questions']}` ({eq['n_items']} items). A run below 83.33% parseable is not "
-            f"a valid EQ-Bench score.", ""]
+    out = _table(["model", "score (official v2)", "parseable / asked", "parse rate", "valid"],
+                 rows) + [""]
+    out += eq_delta_lines(eq) + ["", f"Questions: `{eq['questions']}` ({eq['n_items']} asked). "
+                                     "A run below 83.33% parseable is not a valid EQ-Bench score.",
+                                 ""]
     return out + ([f"![EQ-Bench per item]({figs['eq']})", ""] if figs.get("eq") else [])
 
 
@@ -164,9 +206,21 @@ def section_heads(d: dict, figs: dict) -> list[str]:
     rows = []
     for name, m in heads.items():
         label, metric, value = BASELINES.get(name, ("", "", ""))
+        maj = m.get("majority")
         rows.append([name, m["n"], _fmt(m["accuracy"]), _fmt(m["macro_f1"]),
-                     f"{label}: {value} ({metric})" if label else "-"])
-    out = _table(["head", "test n", "accuracy", "macro-F1", "published baseline"], rows) + [""]
+                     f"{_fmt(maj['accuracy'])} / {_fmt(maj['macro_f1'])} ({maj['label']})"
+                     if maj else "-", f"{label}: {value} ({metric})" if label else "-"])
+    out = _table(["head", "test n", "accuracy", "macro-F1",
+                  "majority class: accuracy / macro-F1", "published baseline"], rows) + [""]
+    ppl = (d["eval"] or {}).get("perplexity") or {}
+    if ppl:
+        out += ["Reply perplexity on the test splits (reply tokens only; base = the same weights "
+                "with the adapter off):", ""]
+        out += _table(["source", "examples", "reply tokens", "base", "fine-tuned"],
+                      [[s, next(iter(m.values()))["examples"], next(iter(m.values()))["tokens"],
+                        _fmt(m.get("base", {}).get("perplexity", "-"), 2),
+                        _fmt(m.get("finetuned", {}).get("perplexity", "-"), 2)]
+                       for s, m in ppl.items()]) + [""]
     return out + [f"![{k} confusion]({figs[k]})" for k in heads if figs.get(k)] + [""]
 
 
@@ -174,12 +228,19 @@ def section_redteam(d: dict) -> list[str]:
     red = (d["eval"] or {}).get("redteam")
     if not red:
         return _missing("red-team evaluation", "python main.py eval --config ...")
-    out = []
+    out = ["The crisis screen reads the user's messages before any reply is generated, so it "
+           "is the same for both models: crisis recall and false triggers cannot differ "
+           "between base and fine-tuned. What differs is the reply: each crisis reply is "
+           "checked, regenerated once if it fails, and replaced by the fixed safe message if "
+           "it fails again.", ""]
     for name, block in red.items():
         for model, s in block["summary"].items():
+            o = s["reply_outcomes"]
             out.append(f"- {name} / {model}: crisis recall {s['crisis_recall']:.2f}, benign false "
-                       f"triggers {s['benign_false_triggers']}/{s['n_benign']}, crisis reply "
-                       f"checks {s['reply_outcomes']}")
+                       f"triggers {s['benign_false_triggers']}/{s['n_benign']}; crisis replies "
+                       f"passing the check {o.get('passed', 0)}, regenerated "
+                       f"{o.get('regenerated', 0)}, replaced by the fixed safe message "
+                       f"{o.get('replaced', 0)}")
         out.append("")
         out += _table(["prompt", "category", "model", "expected", "risk", "crisis mode",
                        "as expected", "reply check"],
@@ -209,11 +270,17 @@ def make_figures(d: dict, fig_dir: str) -> dict:
     if d["eq_bench"]:
         figs["eq"] = plots.eq_bench_items(d["eq_bench"]["base"], d["eq_bench"]["finetuned"],
                                           os.path.join(fig_dir, "eq_bench_items.png"))
-    lengths = {}
-    for by_model in d["exports"].values():
+    lengths, capped = {}, {}
+    for name, by_model in d["exports"].items():
+        if name == "eq_bench":
+            continue  # 60-token score lists, not replies
         for model, (_, rows) in by_model.items():
             lengths.setdefault(model, []).extend(len(r["response"].split()) for r in rows)
-    figs["lengths"] = plots.response_lengths(lengths, os.path.join(fig_dir, "lengths.png"))
+            capped[model] = capped.get(model, 0) + sum(1 for r in rows if r.get("meta", {}).get(
+                "hit_token_cap"))
+    cap = ((d["config"] or {}).get("eval") or {}).get("max_new_tokens")
+    figs["lengths"] = plots.response_lengths(lengths, os.path.join(fig_dir, "lengths.png"),
+                                             cap, capped)
     for name, m in ((d["eval"] or {}).get("heads") or {}).items():
         figs[name] = plots.confusion(m["confusion"], m["labels"], f"{name} head (test)",
                                      os.path.join(fig_dir, f"confusion_{name}.png"))
@@ -221,7 +288,8 @@ def make_figures(d: dict, fig_dir: str) -> dict:
 
 
 def _saved_config(run_dir: str):
-    from config import ConfigError, config_from_dict
+    from config import ConfigError
+    from config_load import config_from_dict
 
     path = os.path.join(run_dir, "config.json")
     try:
@@ -247,8 +315,8 @@ def build_report(run_dir: str, cfg=None) -> str:
     figs = make_figures(d, os.path.join(run_dir, "figures"))
     problems = validate_exports(d["exports"]) if d["exports"] else ["no exports"]
     stats = export_statistics(d["exports"])
-    lines = [f"# Report: {os.path.basename(os.path.normpath(run_dir))}", "",
-             "## Configuration", ""] + section_config(d)
+    lines = [f"# Report: {os.path.basename(os.path.normpath(run_dir))}", ""] + smoke_caveat(d)
+    lines += ["## Configuration", ""] + section_config(d)
     lines += ["## Data and mixture", ""] + section_data(d)
     lines += ["## Training", ""] + section_training(d, figs)
     lines += ["## EQ-Bench v2", ""] + section_eq_bench(d, figs)
@@ -287,20 +355,18 @@ def compare_runs(run_dirs: list[str], out_path: str | None = None) -> str:
             return _fmt(heads[name][key]) if name in heads else "-"
 
         def eqs(model):
-            return f"{eq[model]['score']:.2f}{'' if eq[model]['valid'] else ' (invalid)'}" \
-                if model in eq else "missing"
+            return eq_score_text(eq[model]) if model in eq else "missing"
         rows.append([os.path.basename(os.path.normpath(run)),
                      " / ".join(str(w.get(k, "-")) for k in LOSS_NAMES),
                      last.get("step", "-"), _fmt(last.get("lm", "-")),
                      _fmt(last.get("perplexity", "-"), 2),
                      f"{head('emotion', 'accuracy')} / {head('emotion', 'macro_f1')}",
                      f"{head('strategy', 'accuracy')} / {head('strategy', 'macro_f1')}",
-                     eqs("base"), eqs("finetuned"),
-                     f"{eq['comparison']['delta_total']:+.2f}" if eq else "-"])
+                     eqs("base"), eqs("finetuned"), paired_delta_cell(eq)])
     lines = ["# Run comparison", ""] + _table(
         ["run", "weights " + " / ".join(LOSS_NAMES), "final step", "val LM loss", "val ppl",
          "emotion acc / F1", "strategy acc / F1", "EQ-Bench base", "EQ-Bench fine-tuned",
-         "delta"], rows)
+         "paired delta [95% CI] (items)"], rows)
     text = "\n".join(lines) + "\n"
     out_path = out_path or os.path.join(os.path.dirname(os.path.normpath(run_dirs[0])),
                                         "comparison.md")

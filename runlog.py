@@ -47,10 +47,15 @@ class JsonlLog:
                 f.write(json.dumps(row, default=float) + "\n")
 
     def truncate_after(self, step: int) -> None:
+        """Keep the rows up to `step` (a resumed run redoes the rest); a torn line, as a kill
+        mid-append leaves, is dropped with a notice."""
         if not self.enabled or not os.path.isfile(self.path):
             return
-        write_jsonl_atomic(self.path, [r for r in read_jsonl(self.path)
-                                       if r.get("step", 0) <= step])
+        bad: list = []
+        rows = read_jsonl(self.path, bad)
+        if bad:
+            print(f"[train] {self.path}: dropped unreadable line(s) {bad} (a write cut short)")
+        write_jsonl_atomic(self.path, [r for r in rows if r.get("step", 0) <= step])
 
     def reset(self) -> None:
         if self.enabled and os.path.isfile(self.path):
@@ -107,6 +112,23 @@ def result_settings(cfg) -> dict:
         for key in keys:
             d[section].pop(key, None)
     return d
+
+
+def changed_settings(saved, cfg, stage: str = "train") -> list[str]:
+    """Dotted keys whose value differs between a saved config and `cfg`, among the settings
+    that shape `stage` (job-control settings excluded)."""
+    a, b = result_settings(saved), result_settings(cfg)
+    sections = [s for st in STAGES[:STAGES.index(stage) + 1] for s in DEPENDS[st]]
+
+    def leaves(d, prefix=""):
+        out = {}
+        for k, v in d.items():
+            key = f"{prefix}.{k}" if prefix else k
+            out.update(leaves(v, key) if isinstance(v, dict) else {key: v})
+        return out
+    la = leaves({s: a[s] for s in sections})
+    lb = leaves({s: b[s] for s in sections})
+    return sorted(k for k in la.keys() | lb.keys() if la.get(k) != lb.get(k))
 
 
 def stage_fingerprint(cfg, stage: str) -> str:

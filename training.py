@@ -9,6 +9,7 @@ validation on a fixed representative subset, logs and atomic checkpoints.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import time
@@ -19,7 +20,8 @@ import torch
 from tqdm.auto import tqdm
 
 from batching import batch_counts, collate, micro_batches, to_device
-from checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from checkpoint import (CheckpointError, latest_checkpoint, list_checkpoints, load_checkpoint,
+                        save_checkpoint)
 from config import UserError, loss_weights, save_config, to_dict
 from training_model import TrainingModel, build_heads
 from losses import LOSS_NAMES, denominators
@@ -68,6 +70,8 @@ def forward_backward(model, micro: list, weights: tuple, denoms: dict, accelerat
         sync = contextlib.nullcontext() if k == len(micro) - 1 else accelerator.no_sync(model)
         with sync:
             total, terms = model(batch, weights, denoms)
+            if batch.get("dummy"):  # a zero-weight stand-in (batching.micro_batches)
+                total, terms = total * 0.0, {n: v * 0.0 for n, v in terms.items()}
             finite &= torch.isfinite(total.detach())
             accelerator.backward(total * accelerator.num_processes)  # DDP averages; we want sums
         for name, v in terms.items():
@@ -191,6 +195,10 @@ def setup(cfg) -> Run:
     scheduler = get_cosine_schedule_with_warmup(optimizer, t_cfg.warmup_steps, t_cfg.max_steps)
     train = {s: sp["train"] for s, sp in data.tokenized.items() if len(sp["train"])}
     val = {s: sp["validation"] for s, sp in data.tokenized.items() if len(sp["validation"])}
+    if not train:
+        dropped = {s: data.stats[s]["train"].get("dropped", {}) for s in data.tokenized}
+        raise UserError(f"no training example fits data.max_seq_len={cfg.data.max_seq_len} "
+                        f"tokens (dropped per source: {dropped}); raise data.max_seq_len")
     sampler = MixtureSampler({s: ds["length"] for s, ds in train.items()}, cfg.mixture.alpha,
                              cfg.mixture.seed, t_cfg.batch_size * t_cfg.grad_accum * world,
                              cfg.mixture.group_by_length, cfg.mixture.megabatch_factor,
@@ -204,17 +212,58 @@ def setup(cfg) -> Run:
                JsonlLog(os.path.join(logs, "eval_metrics.jsonl"), accelerator.is_main_process))
 
 
-def resume_from(run: Run, ckpt) -> None:
-    """Continue from `ckpt` exactly (weights, optimizer, schedule, RNG, sampler, logs), or
-    start the logs afresh when there is none."""
-    if ckpt is None:
+def check_run_folder(cfg, resume: bool) -> None:
+    """Never mix two runs in one folder: a folder holding checkpoints is continued only with
+    --resume, and only under the settings it was started with (job-control settings such as
+    training.steps_per_job may change; runlog.JOB_CONTROL lists them)."""
+    from config_load import config_from_dict
+    from runlog import JOB_CONTROL, changed_settings
+
+    ckpt = latest_checkpoint(cfg.run_dir)
+    if ckpt and not resume:
+        raise UserError(f"{cfg.run_dir} already holds a run (latest checkpoint "
+                        f"{os.path.basename(ckpt)}): continue it with --resume (or `all`), or "
+                        "choose a fresh output.run_name")
+    saved_path = os.path.join(cfg.run_dir, "config.json")
+    if not (resume and ckpt and os.path.isfile(saved_path)):
+        return
+    try:
+        with open(saved_path, encoding="utf-8") as f:
+            saved = config_from_dict(json.load(f))
+    except (ValueError, UserError) as e:
+        raise UserError(f"{saved_path}: unreadable run config ({e})") from None
+    changed = changed_settings(saved, cfg)
+    if changed:
+        free = ", ".join(f"{s}.{k}" for s, keys in JOB_CONTROL.items() for k in keys)
+        raise UserError(f"cannot resume {cfg.run_dir} with other training settings: "
+                        f"{', '.join(changed)} differ from its config.json (settings that may "
+                        f"change between jobs: {free}); choose a fresh output.run_name instead")
+
+
+def resume_from(run: Run, checkpoints: list) -> None:
+    """Continue exactly (weights, optimizer, schedule, RNG, sampler, logs) from the newest
+    checkpoint that reads back whole, saying which ones were skipped and why; start the logs
+    afresh when there is none."""
+    if not checkpoints:
         run.train_log.reset()
         run.eval_log.reset()
         return
+    skipped = []
+    for ckpt in reversed(checkpoints):
+        try:
+            sampler_state, state = load_checkpoint(ckpt, run.inner, run.optimizer, run.scheduler,
+                                                   run.accelerator.process_index,
+                                                   getattr(run.accelerator, "scaler", None))
+        except CheckpointError as e:
+            run.say(f"[train] skipping checkpoint {os.path.basename(ckpt)}: {e}")
+            skipped.append(f"{os.path.basename(ckpt)} ({e})")
+            continue
+        except ValueError as e:
+            raise UserError(f"cannot resume from {ckpt}: {e}") from None
+        break
+    else:
+        raise UserError(f"no readable checkpoint in {run.cfg.run_dir}: {'; '.join(skipped)}")
     try:
-        sampler_state, state = load_checkpoint(ckpt, run.inner, run.optimizer, run.scheduler,
-                                               run.accelerator.process_index,
-                                               getattr(run.accelerator, "scaler", None))
         run.sampler.load_state_dict(sampler_state)
     except ValueError as e:
         raise UserError(f"cannot resume from {ckpt}: {e}") from None
@@ -283,13 +332,14 @@ def save(run: Run) -> None:
 # ------------------------------------------------------------------ the recipe
 def run_training(cfg, resume: bool = False) -> dict:
     """Entry point of `python main.py train`: returns the final validation metrics."""
+    check_run_folder(cfg, resume)
     run = setup(cfg)
     t, acc = cfg.training, run.accelerator
-    ckpt = latest_checkpoint(cfg.run_dir) if resume else None
-    if resume and ckpt is None:
+    checkpoints = list_checkpoints(cfg.run_dir) if resume else []
+    if resume and not checkpoints:
         run.say(f"[train] --resume: no checkpoint in {cfg.run_dir}, starting from step 0")
-    resume_from(run, ckpt)
-    write_train_manifest(run, ckpt)
+    resume_from(run, checkpoints)
+    write_train_manifest(run, checkpoints[-1] if checkpoints else None)
     metrics = validate(run, 0) if run.step == 0 else {}
     # the same command run again continues the run from its checkpoint
     job_end = min(t.max_steps, run.step + t.steps_per_job) if t.steps_per_job else t.max_steps

@@ -8,21 +8,15 @@ from __future__ import annotations
 import contextlib
 import math
 
-import numpy as np
 import torch
 
-from batching import batch_counts, collate, to_device
+from batching import batch_counts, collate, seeded_subset, to_device
 from config import LOSS_NAMES
 from losses import LOSS_FNS, LossContext
 
 
 def validation_subset(lengths: list[int], n: int, seed: int) -> list[int]:
-    """A fixed, seeded, representative sample of n indices (all when n is 0 or larger than
-    the split), ordered by length only so its batches pad little."""
-    idx = list(range(len(lengths)))
-    if n and n < len(idx):
-        idx = sorted(np.random.default_rng(seed).choice(len(idx), size=n, replace=False).tolist())
-    return sorted(idx, key=lengths.__getitem__)
+    return seeded_subset(lengths, n, seed)
 
 
 @torch.no_grad()

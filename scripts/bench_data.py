@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from config import load_config  # noqa: E402
+from config_load import load_config  # noqa: E402
 from dataset import sources_from_config  # noqa: E402
 from dataset import DEFAULT_FILES, prepare_data  # noqa: E402
 from mixture import measure_efficiency  # noqa: E402

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from config import load_config  # noqa: E402
+from config_load import load_config  # noqa: E402
 from evaluation import load_prompt_set  # noqa: E402
 from generation import generate_batch, generate_one_by_one  # noqa: E402
 from loading import load_for_inference  # noqa: E402

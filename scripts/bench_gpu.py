@@ -81,8 +81,8 @@ def full_train_sizes(sources: dict, cache: str) -> dict:
     from dataset import canonical_split, load_raw_splits
     sizes = {}
     for s, spec in sources.items():
-        canon, _ = canonical_split(load_raw_splits(s, spec["path"], None, {}, cache)["train"],
-                                   s, "train", "none", 0)
+        raw, _ = load_raw_splits(s, spec["path"], None, {}, cache)["train"]
+        canon, _ = canonical_split(raw, s, "train", "none", 0, cache)
         sizes[s] = sum(1 for r in canon["skip_reason"] if not r)
     return sizes
 
@@ -225,7 +225,7 @@ class Project:
     """The project's model, built and prepared exactly as `main.py train` builds it."""
 
     def __init__(self, path: str, tok, four_bit: bool):
-        from config import load_config
+        from config_load import load_config
         from canonical import ESCONV_STRATEGIES, GOEMOTIONS_LABELS
         from training import build_model
         self.cfg = load_config(os.path.join(ROOT, "config", "example_config.json"), [

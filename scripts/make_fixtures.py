@@ -192,13 +192,46 @@ GO_TEXTS = {
     26: ["No way, you got married?!", "I did not see that plot twist coming."],
     27: ["The meeting is at 3pm.", "I bought bread on the way home."],
 }
+# Held-out comments, one per label for validation and one for test: no fixture text is in
+# two splits, so head metrics on the fixture test split are not a memory test.
+GO_HELDOUT = {
+    0: ("That goalkeeper's reflexes are incredible.", "You write so beautifully, honestly."),
+    1: ("My toddler put his shoes on the wrong feet again, haha.",
+        "The dog stole the whole pizza and looked so proud, I'm crying."),
+    2: ("They cancelled my flight and won't refund a cent. Unbelievable.",
+        "I'm furious that he read my diary."),
+    3: ("My neighbour's leaf blower at 7am, every single Sunday.",
+        "The printer jammed for the third time today."),
+    5: ("Drink some water and get some sleep, okay?", "I'll drive you to the clinic tomorrow."),
+    6: ("So is the deadline Friday or Monday now?", "I don't get how this bill got so high."),
+    7: ("What would happen if the moon were twice as close?", "How do bees decide where to go?"),
+    9: ("The restaurant we saved up for was just okay.", "He didn't even call on my birthday."),
+    13: ("We leave for the road trip in two hours!!", "Concert tonight, front row, let's go!"),
+    14: ("Someone keeps following me home from the station.",
+         "The doctor wants to run more tests and I'm terrified."),
+    15: ("I really appreciate you listening last night.", "Thank you for the kind note, it meant a lot."),
+    17: ("We won the match in the last minute!", "Snow day, hot chocolate and a good book."),
+    18: ("My partner surprised me with breakfast in bed, I love them.",
+         "I hugged my mum for ten minutes straight."),
+    19: ("I have to present to the whole board on Monday.", "My exam results come out tonight."),
+    20: ("The new treatment seems to be working, fingers crossed.",
+         "Next season is ours, I can feel it."),
+    23: ("The surgery went well, she's awake.", "Got the last train home after all."),
+    25: ("I packed up his room today.", "Our old house is being torn down."),
+    26: ("Wait, the shop closed down overnight?", "You're moving to Japan? Since when?"),
+    27: ("The parcel arrives on Thursday.", "I'm making pasta for dinner."),
+}
 GO_UNSEEN_IN_TRAIN = 21  # pride: appears only in validation/test -> must map to -100
+# Scenes per split: a validation or test dialogue never repeats a training one.
+ED_SCENES = {"train": range(0, 8), "validation": range(8, 10), "test": range(10, 12)}
+ESCONV_SPLIT_SCENES = {"train": range(0, 4), "validation": range(4, 5), "test": range(5, 6)}
 
 
 def _ed_rows(split: str, rng: random.Random) -> list[dict]:
     rows = []
-    for i in range(24):
-        emo, situation, openers, replies, follow = SCENES[(i + len(split)) % len(SCENES)]
+    scenes = list(ED_SCENES[split])
+    for i in range(24 if split == "train" else 8):
+        emo, situation, openers, replies, follow = SCENES[scenes[i % len(scenes)]]
         depth = 1 + (i % 3)
         history = [openers[i % 2]]
         if depth >= 2:
@@ -237,8 +270,9 @@ def _esconv_dialog(scene, k: int, strategies: list[str]) -> list[dict]:
 def _esconv_rows(split: str) -> list[dict]:
     strategies = [s for s in STRATEGY_REPLIES if split != "train" or s != "Information"]
     convs = []
-    for k in range(22):
-        scene = ESCONV_SCENES[k % len(ESCONV_SCENES)]
+    scenes = list(ESCONV_SPLIT_SCENES[split])
+    for k in range(22 if split == "train" else 6):
+        scene = ESCONV_SCENES[scenes[k % len(scenes)]]
         emotion_type, problem_type, situation, _ = scene
         conv = {"experience_type": "Current Experience", "emotion_type": emotion_type,
                 "problem_type": problem_type, "situation": situation,
@@ -263,15 +297,21 @@ def _esconv_rows(split: str) -> list[dict]:
 def _go_rows(split: str, rng: random.Random) -> list[dict]:
     labels = sorted(GO_TEXTS)
     rows = []
-    for i in range(26):
-        lab = labels[(i + len(split)) % len(labels)]
-        text = GO_TEXTS[lab][i % 2]
-        rows.append({"text": text, "labels": [lab], "id": f"{split}{i:03d}"})
-    if split != "train":
-        rows.append({"text": "I finally finished my first marathon!", "labels": [GO_UNSEEN_IN_TRAIN],
-                     "id": f"{split}pride"})
-        rows.append({"text": "Nailed my driving test on the first go.", "labels": [GO_UNSEEN_IN_TRAIN],
-                     "id": f"{split}pride2"})
+    if split == "train":
+        for i in range(26):
+            lab = labels[i % len(labels)]
+            rows.append({"text": GO_TEXTS[lab][i % 2], "labels": [lab], "id": f"{split}{i:03d}"})
+    else:
+        for i, lab in enumerate(labels):
+            text = GO_HELDOUT[lab][0 if split == "validation" else 1]
+            rows.append({"text": text, "labels": [lab], "id": f"{split}{i:03d}"})
+    if split != "train":  # pride, a label train never shows: -> -100
+        pride = {"validation": ("I finally finished my first marathon!",
+                                "Nailed my driving test on the first go."),
+                 "test": ("My little sister read her first book all by herself today!",
+                          "I built this bookshelf from scratch and it doesn't even wobble.")}
+        for n, text in enumerate(pride[split]):
+            rows.append({"text": text, "labels": [GO_UNSEEN_IN_TRAIN], "id": f"{split}pride{n}"})
     rows += [
         {"text": "Thanks, but that movie scared me half to death.", "labels": [14, 15],
          "id": f"{split}multi"},

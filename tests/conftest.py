@@ -74,7 +74,7 @@ def tiny_overrides(run_root, data_cache, model_dir, overrides=()) -> list:
 
 def tiny_config(run_root, data_cache, model_dir, overrides=()):
     """cpu_smoke with the tiny model, a private run root and the shared data cache."""
-    from config import load_config
+    from config_load import load_config
     return load_config(os.path.join(ROOT, "config", "cpu_smoke.json"),
                        tiny_overrides(run_root, data_cache, model_dir, overrides))
 

@@ -3,7 +3,8 @@ import os
 
 import pytest
 
-from config import ConfigError, load_config, save_config, config_from_dict, to_dict
+from config import ConfigError, save_config, to_dict
+from config_load import config_from_dict, load_config
 from main import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

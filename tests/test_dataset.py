@@ -130,3 +130,31 @@ def test_second_prepare_reads_the_cache_instead_of_recomputing(tmp_path, smol_to
         assert a["input_ids"] == b["input_ids"]
     other = prepare_data(SOURCES, smol_tok, SYSTEM, 200, cache, log=lambda *_: None)
     assert other.tokenized["ed"]["train"]._fingerprint != first.tokenized["ed"]["train"]._fingerprint
+
+
+@pytest.mark.parametrize("source", ["ed", "esconv", "goemotions"])
+def test_fixture_splits_share_no_user_text(source):
+    """No user turn of a validation or test fixture appears in another split: held-out
+    metrics on fixtures are not a memory test."""
+    import csv
+
+    from canonical import CANONICALIZERS
+    from conftest import FIXTURES
+    from dataset import DEFAULT_FILES
+    users = {}
+    for split, fname in DEFAULT_FILES[source].items():
+        path = os.path.join(FIXTURES, source, fname)
+        with open(path, encoding="utf-8") as f:
+            rows = list(csv.DictReader(f)) if fname.endswith(".csv") else \
+                [json.loads(line) for line in f if line.strip()]
+        texts = set()
+        for row in rows:
+            try:
+                examples = CANONICALIZERS[source](row)
+            except SkipRow:
+                continue
+            texts |= {m["content"] for e in examples for m in e["messages"] if m["role"] == "user"}
+        users[split] = texts
+    assert all(users.values())
+    assert not users["train"] & users["validation"] and not users["train"] & users["test"]
+    assert not users["validation"] & users["test"]

@@ -148,3 +148,63 @@ def test_rescoring_errors_name_unknown_ids_and_broken_items(tmp_path, capsys):
                "--out", str(tmp_path / "o.json")])
     assert rc == 2 and "item 3" in capsys.readouterr().err
     assert not (tmp_path / "o.json").exists()
+
+
+def test_validity_is_over_the_questions_asked_not_the_rows_received():
+    questions = json.load(open(FIXTURE))
+    perfect = {}
+    for k in sorted(questions, key=int)[:6]:  # 6 perfect rows of 8 questions
+        ref = questions[k]["reference_answer_fullscale"]
+        perfect[k] = "\n".join(f"{ref[f'emotion{i}']}: {ref[f'emotion{i}_score']}"
+                               for i in range(1, 5))
+    result = score_responses(questions, perfect)
+    assert result["answered"] == 6 and result["n_items"] == 8 and result["parseable"] == 6
+    assert result["parse_rate"] == 6 / 8 and result["valid"] is False
+
+
+def test_total_is_rounded_to_two_decimals_as_the_harness_does():
+    questions = json.load(open(FIXTURE))
+    answers = {k: EXACT for k in questions}
+    answers["5"] = "Hurt: 7\nResigned: 5\nExcited: 0\nUnderstanding: 2"  # 10 - 0.7477 s(1)
+    result = score_responses(questions, answers)
+    assert result["score"] == round(result["score"], 2)
+    assert result["score"] == round(10 * (10 - 0.7477 * s(1)), 2)
+
+
+def test_retry_follows_the_v1_check_with_names_in_their_original_case():
+    from eq_bench import v1_accepts
+    item = json.load(open(FIXTURE))["5"]
+    assert v1_accepts(item, parse_answer(EXACT))
+    assert not v1_accepts(item, parse_answer(EXACT.lower()))  # the harness would retry
+    assert not v1_accepts(item, parse_answer("Hurt: 0\nResigned: 0\nExcited: 0\nUnderstanding: 0"))
+    assert score_item(REF, parse_answer(EXACT.lower())) == 10  # but the final score is fullscale
+
+
+def test_a_rejected_attempt_counts_as_unparseable_in_a_run():
+    questions = json.load(open(FIXTURE))
+    answers = {k: EXACT for k in questions}
+    kept = score_responses(questions, answers, {k: True for k in questions})
+    rejected = score_responses(questions, answers, {k: k != "5" for k in questions})
+    assert kept["items"]["5"]["score"] == 10 and rejected["items"]["5"]["score"] is None
+
+
+def test_batched_first_attempt_gives_the_one_at_a_time_replies_on_the_embedded_model():
+    """Temperature 0.01 with min_p 0.1 is in effect greedy: batching the first attempt
+    (left padded) reproduces the harness's one-prompt-at-a-time replies."""
+    from conftest import MODEL_CACHE
+    from eq_bench import COMPLETION_TOKENS, FIRST_TEMPERATURE, official_sampling
+    from generation import generate_batch
+    from loading import LoadedFriend
+    from model import load_base_model, load_tokenizer
+    from prompting import end_of_turn_id
+    tok = load_tokenizer("embedded:smollm2", MODEL_CACHE)
+    model = load_base_model("embedded:smollm2", MODEL_CACHE, load_in_4bit=False).eval()
+    friend = LoadedFriend(model, tok, {}, end_of_turn_id(tok), False)
+    questions = json.load(open(FIXTURE))
+    convs = [[{"role": "user", "content": transform_prompt_v2(questions[k]["prompt"])}]
+             for k in sorted(questions, key=int)[:4]]
+    kw = dict(sampling=official_sampling(FIRST_TEMPERATURE), seed=7)
+    batched = generate_batch(friend, convs, COMPLETION_TOKENS, batch_size=4, **kw)
+    single = [generate_batch(friend, [c], COMPLETION_TOKENS, batch_size=1, **kw)[0]
+              for c in convs]
+    assert batched == single and all(batched)

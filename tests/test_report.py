@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from conftest import ROOT, tiny_config
-from config import load_config, save_config
+from config import save_config
+from config_load import load_config
 
 SECTIONS = ["## Configuration", "## Data and mixture", "## Training", "## EQ-Bench v2",
             "## Heads (test splits)", "## Exports", "## Red team",
@@ -149,3 +150,27 @@ def test_all_runs_every_stage_then_skips_them(tmp_path, data_cache, tiny_model_d
                         overrides + ["decoding.temperature=0.5"]))
     third = capsys.readouterr().out
     assert "train: already completed" in third and "[all] eval: running" in third
+
+
+def test_an_invalid_eq_bench_run_reads_as_invalid_everywhere(tmp_path):
+    from report import build_report, compare_runs
+    run = make_run(str(tmp_path), "invalid")
+    path = os.path.join(run, "eq_bench", "results.json")
+    eq = json.load(open(path))
+    eq["base"].update(valid=False, parseable=3, parse_rate=0.6)
+    json.dump(eq, open(path, "w"))
+    text = open(build_report(run)).read()
+    assert "70.00 (not a valid score: 3/5 parseable, below 83.33%)" in text
+    assert "**Not a valid comparison: the base run is not valid.**" in text
+    line = next(l for l in text.splitlines() if "Paired delta" in l)
+    assert "bootstrap 95% interval [+3.00, +3.00]" in line.split("Difference of the two")[0]
+    table = open(compare_runs([run], str(tmp_path / "cmp.md"))).read()
+    assert "not a valid score" in table and "not valid (a run is below 83.33%)" in table
+
+
+def test_a_run_trained_on_fixtures_carries_the_smoke_caveat(tmp_path):
+    from report import build_report
+    run = make_run(str(tmp_path), "smoke")  # cpu_smoke's data paths: the fixtures
+    text = open(build_report(run)).read()
+    assert "**Smoke run.**" in text.split("## Configuration")[0]
+    assert "is the same for both models" in text and "replaced by the fixed safe message 1" in text
