@@ -16,7 +16,7 @@ from collections import Counter
 import numpy as np
 
 from batching import IGNORE
-from dataset import SPLITS, prepare_from_config
+from dataset import SPLITS, column, prepare_from_config
 from mixture import measure_efficiency, temperature_probs
 
 
@@ -27,8 +27,8 @@ def _percentiles(values) -> str:
     return f"p50 {p[0]:.0f}  p90 {p[1]:.0f}  p99 {p[2]:.0f}  max {max(values)}"
 
 
-def _label_counts(ds, column: str, vocab: list[str]) -> str:
-    counts = Counter(ds[column])
+def _label_counts(ds, name: str, vocab: list[str]) -> str:
+    counts = Counter(column(ds, name))
     unlabeled = counts.pop(IGNORE, 0)
     parts = [f"{vocab[i]} {n}" for i, n in sorted(counts.items(), key=lambda kv: -kv[1])]
     if not parts:
@@ -37,16 +37,16 @@ def _label_counts(ds, column: str, vocab: list[str]) -> str:
 
 
 def split_summary(source: str, split: str, ds, stats: dict, vocabs: dict) -> list[str]:
-    lengths, sup = ds["length"], ds["n_supervised"]
+    lengths, sup = column(ds, "length"), column(ds, "n_supervised")
     share = 100.0 * sum(sup) / max(1, sum(lengths))
     lines = [f"== {source}/{split}: read {stats['rows_read']} rows -> kept {len(ds)} examples"
              f" | skipped {json.dumps(stats['skipped'])} | dropped {json.dumps(stats['dropped'])}"
              f" | unseen labels -> -100: {stats['unseen_label']}",
              f"   tokens {_percentiles(lengths)} | supervised-token share {share:.1f}%"
-             f" | examples with truncated history {sum(1 for t in ds['truncated_turns'] if t)}"]
-    for column, vocab in vocabs.items():
-        if any(v != IGNORE for v in ds[column]):
-            lines.append(f"   {column}: {_label_counts(ds, column, vocab)}")
+             f" | examples with truncated history {sum(1 for t in column(ds, 'truncated_turns') if t)}"]
+    for name, vocab in vocabs.items():
+        if any(v != IGNORE for v in column(ds, name)):
+            lines.append(f"   {name}: {_label_counts(ds, name, vocab)}")
     return lines
 
 
@@ -83,7 +83,7 @@ def run_data(cfg) -> dict:
     for source, splits in prepared.tokenized.items():
         if len(splits["train"]):
             print(example_summary(source, splits["train"][0], tok))
-    lengths = {s: list(sp["train"]["length"]) for s, sp in prepared.tokenized.items()}
+    lengths = {s: column(sp["train"], "length") for s, sp in prepared.tokenized.items()}
     probs = temperature_probs({s: len(v) for s, v in lengths.items()}, cfg.mixture.alpha)
     eff = measure_efficiency(lengths, cfg.mixture.alpha, cfg.mixture.seed,
                              cfg.training.batch_size, 200, cfg.mixture.megabatch_factor)

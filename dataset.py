@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from batching import IGNORE
 from config import UserError
 from files import hub_unreachable, is_hub_id
-from prompting import end_of_turn_id, fit_history
+from prompting import PromptEncoder, end_of_turn_id, fit_history
 
 SOURCES = ("ed", "esconv", "goemotions")
 SPLITS = ("train", "validation", "test")
@@ -147,6 +147,11 @@ TOKEN_COLUMNS = ["input_ids", "labels", "prompt_length", "truncated_turns", "dro
                  "emotion_label", "strategy_label", "length", "n_supervised"]
 
 
+def column(ds, name: str) -> list:
+    """One column as a list, in one Arrow read (iterating `ds[name]` reads row by row)."""
+    return ds.select_columns([name])[:][name] if len(ds) else []
+
+
 def _empty(columns: list[str]):
     import datasets
     return datasets.Dataset.from_dict({c: [] for c in columns})
@@ -172,7 +177,7 @@ def canonical_split(raw, source: str, split: str, emotion_mapping: str, max_rows
 
 # ------------------------------------------------------------------ tokenization
 def tokenize_example(messages: list[dict], tokenizer, system_prompt: str, max_seq_len: int,
-                     eot_id: int) -> dict:
+                     eot_id: int, encoder: PromptEncoder | None = None) -> dict:
     """Chat-template tokens with labels: prompt -100, reply + end-of-turn supervised.
 
     Over-long examples lose their oldest turns (prompting.fit_history: a cut history
@@ -184,7 +189,9 @@ def tokenize_example(messages: list[dict], tokenizer, system_prompt: str, max_se
         target_ids = tokenizer(target, add_special_tokens=False).input_ids + [eot_id]
     else:
         history, target_ids = messages, []
-    fit = fit_history(history, tokenizer, system_prompt, max_seq_len - len(target_ids))
+    budget = max_seq_len - len(target_ids)
+    fit = encoder.fit(history, budget) if encoder is not None else fit_history(
+        history, tokenizer, system_prompt, budget)
     if fit is None:
         return {"input_ids": [], "labels": [], "prompt_length": 0, "truncated_turns": 0,
                 "drop_reason": "too_long"}
@@ -194,12 +201,13 @@ def tokenize_example(messages: list[dict], tokenizer, system_prompt: str, max_se
             "prompt_length": len(prompt_ids), "truncated_turns": start, "drop_reason": ""}
 
 
-def _tokenize_batch(batch, tokenizer, system_prompt, max_seq_len, eot_id, emo_vocab, strat_vocab):
+def _tokenize_batch(batch, tokenizer, system_prompt, max_seq_len, eot_id, emo_vocab, strat_vocab,
+                    encoder=None):
     out = {k: [] for k in ("input_ids", "labels", "prompt_length", "truncated_turns",
                            "drop_reason", "emotion_label", "strategy_label", "length",
                            "n_supervised")}
     for msgs, emo, strat in zip(batch["messages"], batch["emotion_name"], batch["strategy_name"]):
-        tok = tokenize_example(msgs, tokenizer, system_prompt, max_seq_len, eot_id)
+        tok = tokenize_example(msgs, tokenizer, system_prompt, max_seq_len, eot_id, encoder)
         for k, v in tok.items():
             out[k].append(v)
         out["emotion_label"].append(emo_vocab.get(emo, IGNORE) if emo else IGNORE)
@@ -231,7 +239,7 @@ class PreparedData:
 
 
 def _split_stats(canon, rows_read: int, unreadable: int = 0) -> dict:
-    reasons = Counter(r for r in canon["skip_reason"] if r)
+    reasons = Counter(r for r in column(canon, "skip_reason") if r)
     examples = len(canon) - sum(reasons.values())
     if unreadable:
         reasons["unreadable_row"] = unreadable
@@ -272,12 +280,15 @@ def _tokenize_split(canon, tokenizer, system_prompt: str, max_seq_len: int, emot
               fn_kwargs=dict(tokenizer=tokenizer, system_prompt=system_prompt,
                              max_seq_len=max_seq_len, eot_id=end_of_turn_id(tokenizer),
                              emo_vocab={n: i for i, n in enumerate(emotion_vocab)},
-                             strat_vocab={n: i for i, n in enumerate(strategy_vocab)}),
+                             strat_vocab={n: i for i, n in enumerate(strategy_vocab)},
+                             encoder=PromptEncoder(tokenizer, system_prompt)),
               desc=f"tokenize {source}/{split}")
-    stats["dropped"] = dict(Counter(r for r in t["drop_reason"] if r))
+    stats["dropped"] = dict(Counter(r for r in column(t, "drop_reason") if r))
     stats["unseen_label"] = sum(
-        1 for e, l in zip(t["emotion_name"], t["emotion_label"]) if e and l == IGNORE
-    ) + sum(1 for s, l in zip(t["strategy_name"], t["strategy_label"]) if s and l == IGNORE)
+        1 for e, l in zip(column(t, "emotion_name"), column(t, "emotion_label"))
+        if e and l == IGNORE) + sum(
+        1 for s, l in zip(column(t, "strategy_name"), column(t, "strategy_label"))
+        if s and l == IGNORE)
     return t.filter(lambda r: not r, input_columns="drop_reason",
                     new_fingerprint=_fingerprint("fit", fp))
 

@@ -71,3 +71,57 @@ def trim_history(history: list[dict], tokenizer, system_prompt: str, budget: int
     user turn alone (a reply must answer something)."""
     fit = fit_history(history, tokenizer, system_prompt, budget)
     return history[fit[0]:] if fit else history[-1:]
+
+
+class PromptEncoder:
+    """Chat-template ids assembled from cached per-message blocks, for templates that render
+    a conversation as the concatenation of its messages (ChatML: Qwen, SmolLM2).
+
+    A dialogue of n turns yields n examples whose histories share their turns; rendering and
+    tokenizing each history anew costs O(n^2) tokens per dialogue (ESConv: minutes). Here a
+    message is tokenized once, a prompt is `head + blocks + generation prompt`, and a cut
+    point's length is a sum. `exact` is False when the template is not compositional (checked
+    on a probe dialogue); callers then fall back to fit_history, which renders each prompt.
+    """
+
+    def __init__(self, tokenizer, system_prompt: str):
+        self.tokenizer, self.system = tokenizer, system_prompt
+        self.head = render_ids(tokenizer, with_system(system_prompt, []), False)
+        probe = [{"role": "user", "content": "a"}]
+        self.gen = render_ids(tokenizer, with_system(system_prompt, probe))[
+            len(render_ids(tokenizer, with_system(system_prompt, probe), False)):]
+        self.blocks: dict = {}
+        self.exact = self._compositional()
+
+    def block(self, message: dict) -> list[int]:
+        key = (message["role"], message["content"])
+        if key not in self.blocks:
+            ids = render_ids(self.tokenizer, with_system(self.system, [message]), False)
+            self.blocks[key] = ids[len(self.head):] if ids[:len(self.head)] == self.head else None
+        return self.blocks[key]
+
+    def prompt_ids(self, history: list[dict]) -> list[int]:
+        return self.head + [t for m in history for t in self.block(m)] + self.gen
+
+    def _compositional(self) -> bool:
+        probe = [{"role": "assistant", "content": "Hi, I'm here."},
+                 {"role": "user", "content": "I feel low today.\nReally low."},
+                 {"role": "assistant", "content": "That sounds hard."},
+                 {"role": "user", "content": "Thanks"}]
+        if any(self.block(m) is None for m in probe):
+            return False
+        return all(self.prompt_ids(probe[k:]) == render_ids(
+            self.tokenizer, with_system(self.system, probe[k:])) for k in range(len(probe)))
+
+    def fit(self, history: list[dict], budget: int):
+        """fit_history's answer, from block lengths (the same cut: lengths are exact sums)."""
+        if not self.exact or any(self.block(m) is None for m in history):
+            return fit_history(history, self.tokenizer, self.system, budget)
+        fixed = len(self.head) + len(self.gen)
+        suffix = [0] * (len(history) + 1)
+        for i in range(len(history) - 1, -1, -1):
+            suffix[i] = suffix[i + 1] + len(self.block(history[i]))
+        for start in cut_points(history):
+            if fixed + suffix[start] <= budget:
+                return start, self.prompt_ids(history[start:])
+        return None

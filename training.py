@@ -175,7 +175,7 @@ def setup(cfg) -> Run:
     """Accelerator, tokenizer, data, model, optimizer, schedule and sampler for `cfg`."""
     from transformers import get_cosine_schedule_with_warmup
 
-    from dataset import prepare_from_config
+    from dataset import column, prepare_from_config
     from model import load_tokenizer
 
     t_cfg, world = cfg.training, None
@@ -199,7 +199,7 @@ def setup(cfg) -> Run:
         dropped = {s: data.stats[s]["train"].get("dropped", {}) for s in data.tokenized}
         raise UserError(f"no training example fits data.max_seq_len={cfg.data.max_seq_len} "
                         f"tokens (dropped per source: {dropped}); raise data.max_seq_len")
-    sampler = MixtureSampler({s: ds["length"] for s, ds in train.items()}, cfg.mixture.alpha,
+    sampler = MixtureSampler({s: column(ds, "length") for s, ds in train.items()}, cfg.mixture.alpha,
                              cfg.mixture.seed, t_cfg.batch_size * t_cfg.grad_accum * world,
                              cfg.mixture.group_by_length, cfg.mixture.megabatch_factor,
                              step_tokens=t_cfg.max_tokens_per_batch * t_cfg.grad_accum * world,

@@ -12,6 +12,7 @@ import torch
 
 from batching import batch_counts, collate, seeded_subset, to_device
 from config import LOSS_NAMES
+from dataset import column
 from losses import LOSS_FNS, LossContext
 
 
@@ -31,7 +32,7 @@ def evaluate(model, splits: dict, pad_id: int, batch_size: int, max_batches: int
     sums, counts = dict.fromkeys(names, 0.0), dict.fromkeys(names, 0)
     correct, n_examples = dict.fromkeys(model.heads, 0), 0
     for ds in splits.values():
-        order = validation_subset(ds["length"], max_batches * batch_size, seed)
+        order = validation_subset(column(ds, "length"), max_batches * batch_size, seed)
         n_examples += len(order)
         for start in range(0, len(order), batch_size):
             cpu = collate([ds[i] for i in order[start:start + batch_size]], pad_id)

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from config_load import load_config  # noqa: E402
 from dataset import sources_from_config  # noqa: E402
-from dataset import DEFAULT_FILES, prepare_data  # noqa: E402
+from dataset import DEFAULT_FILES, column, prepare_data  # noqa: E402
 from mixture import measure_efficiency  # noqa: E402
 from model import load_tokenizer  # noqa: E402
 
@@ -64,7 +64,7 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
         n = sum(len(sp["train"]) + len(sp["validation"]) + len(sp["test"])
                 for sp in prepared.tokenized.values())
-        lengths = {s: list(sp["train"]["length"]) for s, sp in prepared.tokenized.items()}
+        lengths = {s: column(sp["train"], "length") for s, sp in prepared.tokenized.items()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     eff = measure_efficiency(lengths, cfg.mixture.alpha, cfg.mixture.seed, 8, args.batches,

@@ -78,12 +78,12 @@ def synthetic_examples(rows: int, seq: int, vocab: int, seed: int) -> list[dict]
 
 def full_train_sizes(sources: dict, cache: str) -> dict:
     """Examples per source in the whole train split (canonicalized, not tokenized)."""
-    from dataset import canonical_split, load_raw_splits
+    from dataset import canonical_split, column, load_raw_splits
     sizes = {}
     for s, spec in sources.items():
         raw, _ = load_raw_splits(s, spec["path"], None, {}, cache)["train"]
         canon, _ = canonical_split(raw, s, "train", "none", 0, cache)
-        sizes[s] = sum(1 for r in canon["skip_reason"] if not r)
+        sizes[s] = sum(1 for r in column(canon, "skip_reason") if not r)
     return sizes
 
 
@@ -92,7 +92,7 @@ def write_examples(path: str, data_root: str, n: int, max_rows: int) -> None:
     tokenized with the real Qwen2.5 tokenizer (the first `max_rows` rows of each split)."""
     import numpy as np
 
-    from dataset import prepare_data
+    from dataset import column, prepare_data
     from mixture import MixtureSampler, temperature_probs
     from model import load_tokenizer
     tok = load_tokenizer("embedded:qwen2.5", os.path.join(ROOT, "artifacts", "cache"))
@@ -102,7 +102,7 @@ def write_examples(path: str, data_root: str, n: int, max_rows: int) -> None:
     data = prepare_data(sources, tok, "You are a warm, caring best friend.", 1024, cache,
                         max_rows_per_split=max_rows, log=lambda *_: None)
     train = {s: sp["train"] for s, sp in data.tokenized.items()}
-    sampler = MixtureSampler({s: d["length"] for s, d in train.items()}, 0.5, 0, n, False)
+    sampler = MixtureSampler({s: column(d, "length") for s, d in train.items()}, 0.5, 0, n, False)
     sampler.probs = temperature_probs(full_train_sizes(sources, cache), 0.5)
     sampler._p = np.array([sampler.probs[s] for s in sampler.sources])
     print(f"mixture probabilities (full train splits, alpha 0.5): {sampler.probs}")

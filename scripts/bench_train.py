@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 from config_load import load_config  # noqa: E402
-from dataset import prepare_from_config  # noqa: E402
+from dataset import column, prepare_from_config  # noqa: E402
 from batching import collate  # noqa: E402
 from losses import denominators  # noqa: E402
 from mixture import MixtureSampler  # noqa: E402
@@ -72,7 +72,7 @@ def main() -> None:
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
     train = {s: sp["train"] for s, sp in data.tokenized.items()}
-    sampler = MixtureSampler({s: ds["length"] for s, ds in train.items()}, cfg.mixture.alpha,
+    sampler = MixtureSampler({s: column(ds, "length") for s, ds in train.items()}, cfg.mixture.alpha,
                              cfg.mixture.seed, cfg.training.batch_size)
     # only batches with supervised tokens: the KL and LM terms have work on every one
     batches = []

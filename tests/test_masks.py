@@ -105,3 +105,32 @@ def test_binary_search_truncation_equals_trying_every_cut_on_all_fixture_example
         for h in histories:
             assert fit_history(h, any_tok, SYSTEM, budget) == _linear_fit(h, any_tok, SYSTEM,
                                                                           budget)
+
+
+def test_block_encoder_equals_rendering_every_prompt_on_all_fixture_examples(any_tok):
+    """The fast path (per-message blocks, lengths summed) gives the ids and cut of the slow
+    path (render each candidate prompt) for every ED/ESConv fixture example and budget."""
+    import csv
+    import json
+    import os
+
+    from canonical import CANONICALIZERS, SkipRow
+    from conftest import FIXTURES
+    from prompting import PromptEncoder, fit_history
+    enc = PromptEncoder(any_tok, SYSTEM)
+    assert enc.exact
+    histories = []
+    for source, name in (("esconv", "train.json"), ("ed", "train.csv"), ("esconv", "test.json")):
+        path = os.path.join(FIXTURES, source, name)
+        with open(path, encoding="utf-8") as f:
+            rows = list(csv.DictReader(f)) if name.endswith(".csv") else \
+                [json.loads(line) for line in f]
+        for row in rows:
+            try:
+                histories += [e["messages"][:-1] for e in CANONICALIZERS[source](row)
+                              if e["messages"]]
+            except SkipRow:
+                continue
+    for budget in (40, 90, 160, 400):
+        for h in histories:
+            assert enc.fit(h, budget) == fit_history(h, any_tok, SYSTEM, budget)
