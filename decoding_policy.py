@@ -20,7 +20,8 @@ import torch
 from config import UserError
 from generation import generate_batch, last_prompt_states
 from prompting import fit_history
-from risk import SAFE_MESSAGE, assess_risk, check_crisis_reply
+from reply_check import SAFE_MESSAGE, check_crisis_reply
+from risk import assess_risk
 
 STYLES = {
     "warm": "warm and affectionate, like a close friend",

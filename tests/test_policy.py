@@ -9,7 +9,8 @@ import decoding_policy
 from conftest import ROOT
 from decoding_policy import (NOTE_HEADER, ReplyPolicy, scrub_note, style_line, system_prompt_for,
                              validate_styles)
-from risk import SAFE_MESSAGE, assess_risk, check_crisis_reply
+from reply_check import SAFE_MESSAGE, check_crisis_reply
+from risk import assess_risk
 
 LABELLED = os.path.join(ROOT, "tests", "fixtures", "risk_messages.jsonl")
 

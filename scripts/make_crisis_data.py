@@ -1,0 +1,74 @@
+"""Write the crisis-screen and crisis-reply sets (our own writing, to docs/CRISIS_POLICY.md).
+
+data/crisis/messages.jsonl: {"id", "kind", "label" (high | not_high), "messages"
+(the conversation, ending with the user turn to assess), "split"}. data/crisis/
+replies.jsonl: {"id", "reply", "acceptable", "problem", "split"}. Each kind is split 60/20/20
+into train / dev / test with a fixed seed; the test splits are never used for tuning (the
+learned scorer trains on train, its threshold is chosen on dev).
+
+    python scripts/make_crisis_data.py
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from crisis_items_high import HIGH  # noqa: E402
+from crisis_items_low import NOT_HIGH  # noqa: E402
+from crisis_replies import ACCEPTABLE, UNACCEPTABLE  # noqa: E402
+
+OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "crisis")
+SEED = 20261126
+
+
+def conversation(item) -> list[dict]:
+    if isinstance(item, str):
+        return [{"role": "user", "content": item}]
+    roles = ["user" if (len(item) - 1 - i) % 2 == 0 else "assistant" for i in range(len(item))]
+    return [{"role": r, "content": t} for r, t in zip(roles, item)]
+
+
+def splits(n: int, rng: random.Random) -> list[str]:
+    """60/20/20 over a shuffled order, at least one item in dev and test."""
+    n_test = n_dev = max(1, round(0.2 * n))
+    out = ["test"] * n_test + ["dev"] * n_dev + ["train"] * (n - n_test - n_dev)
+    rng.shuffle(out)
+    return out
+
+
+def message_rows(rng: random.Random) -> list[dict]:
+    rows = []
+    for label, table in (("high", HIGH), ("not_high", NOT_HIGH)):
+        for kind, items in table.items():
+            for k, (item, split) in enumerate(zip(items, splits(len(items), rng))):
+                rows.append({"id": f"{kind}-{k:02d}", "kind": kind, "label": label,
+                             "messages": conversation(item), "split": split})
+    return rows
+
+
+def reply_rows(rng: random.Random) -> list[dict]:
+    groups = [("acceptable", ACCEPTABLE)] + list(UNACCEPTABLE.items())
+    rows = []
+    for problem, replies in groups:
+        for k, (reply, split) in enumerate(zip(replies, splits(len(replies), rng))):
+            rows.append({"id": f"{problem}-{k:02d}", "reply": reply,
+                         "acceptable": problem == "acceptable",
+                         "problem": "" if problem == "acceptable" else problem, "split": split})
+    return rows
+
+
+def main() -> None:
+    rng = random.Random(SEED)
+    os.makedirs(OUT, exist_ok=True)
+    for name, rows in (("messages.jsonl", message_rows(rng)), ("replies.jsonl", reply_rows(rng))):
+        with open(os.path.join(OUT, name), "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        print(f"{len(rows)} rows -> {os.path.join(OUT, name)}")
+
+
+if __name__ == "__main__":
+    main()
