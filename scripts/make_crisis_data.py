@@ -3,8 +3,9 @@
 data/crisis/messages.jsonl: {"id", "kind", "label" (high | not_high), "messages"
 (the conversation, ending with the user turn to assess), "split"}. data/crisis/
 replies.jsonl: {"id", "reply", "acceptable", "problem", "split"}. Each kind is split 60/20/20
-into train / dev / test with a fixed seed; the test splits are never used for tuning (the
-learned scorer trains on train, its threshold is chosen on dev).
+into train / dev / test with a fixed seed; that first test split was later retired into dev
+(see `message_rows`) and crisis_items_fresh.py is the message test split. Test splits are never
+used for tuning (the learned scorer trains on train, its threshold is chosen on dev).
 
     python scripts/make_crisis_data.py
 """
@@ -17,6 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from crisis_items_fresh import FRESH_HIGH, FRESH_NOT_HIGH  # noqa: E402
 from crisis_items_high import HIGH  # noqa: E402
 from crisis_items_low import NOT_HIGH  # noqa: E402
 from crisis_replies import ACCEPTABLE, UNACCEPTABLE  # noqa: E402
@@ -41,12 +43,20 @@ def splits(n: int, rng: random.Random) -> list[str]:
 
 
 def message_rows(rng: random.Random) -> list[dict]:
+    """The first test split was read while the screen missed its target, so it is development
+    data now ("dev"); crisis_items_fresh.py, written afterwards, is the test split."""
     rows = []
     for label, table in (("high", HIGH), ("not_high", NOT_HIGH)):
         for kind, items in table.items():
             for k, (item, split) in enumerate(zip(items, splits(len(items), rng))):
                 rows.append({"id": f"{kind}-{k:02d}", "kind": kind, "label": label,
-                             "messages": conversation(item), "split": split})
+                             "messages": conversation(item),
+                             "split": "dev" if split == "test" else split})
+    for label, table in (("high", FRESH_HIGH), ("not_high", FRESH_NOT_HIGH)):
+        for kind, items in table.items():
+            rows += [{"id": f"fresh-{kind}-{k:02d}", "kind": kind, "label": label,
+                      "messages": conversation(item), "split": "test"}
+                     for k, item in enumerate(items)]
     return rows
 
 
