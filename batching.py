@@ -76,11 +76,32 @@ def to_device(batch: dict, device) -> dict:
 def batch_counts(batch: dict) -> dict:
     """Host-side counts of a CPU batch: tokens, and the items each loss term averages over."""
     if batch.get("dummy"):
-        return dict.fromkeys(("tokens", "lm", "kl", "emotion", "strategy"), 0)
+        return dict.fromkeys(("tokens", "lm", "kl", "emotion", "strategy", "dpo"), 0)
     sup = len(batch["sup_pos"])
     return {"tokens": int(batch["attention_mask"].sum()), "lm": sup, "kl": sup,
             "emotion": int((batch["emotion_labels"] != IGNORE).sum()),
-            "strategy": int((batch["strategy_labels"] != IGNORE).sum())}
+            "strategy": int((batch["strategy_labels"] != IGNORE).sum()),
+            "dpo": int(batch.get("pairs", 0))}
+
+
+def collate_pairs(pairs: list[dict], pad_id: int, beta: float) -> dict:
+    """Preference pairs -> one batch: rows 0..n-1 the chosen replies, n..2n-1 the rejected
+    ones, both after the same prompt tokens. `dpo_pos` indexes every reply position (the DPO
+    term's log-probs); `sup_pos` only the chosen ones (the optional SFT term on the chosen
+    reply); `ref_logps` are the frozen reference's summed reply log-probs, same row order."""
+    rows = [{"input_ids": p[k], "labels": [IGNORE] * p["prompt_length"] + p[k][p["prompt_length"]:],
+             "prompt_length": p["prompt_length"], "emotion_label": IGNORE, "strategy_label": IGNORE}
+            for k in ("chosen_ids", "rejected_ids") for p in pairs]
+    batch = collate(rows, pad_id)
+    n, width = len(pairs), batch["input_ids"].shape[1]
+    batch["dpo_pos"] = batch["sup_pos"]
+    batch["sup_pos"] = batch["sup_pos"][batch["sup_pos"] // width < n]
+    batch["ref_logps"] = torch.tensor([p.get("ref_chosen", 0.0) for p in pairs] +
+                                      [p.get("ref_rejected", 0.0) for p in pairs], dtype=torch.float64)
+    batch["pairs"], batch["dpo_beta"] = n, beta
+    if any(p.get("dummy") for p in pairs):
+        batch["dummy"] = True
+    return batch
 
 
 def budget_groups(lengths: list[int], max_tokens: int) -> list[list[int]]:
@@ -117,10 +138,10 @@ def micro_batches(examples: list[dict], batch_size: int, grad_accum: int, max_to
     (`agree_count(local) -> global max`)."""
     if not max_tokens:
         return [g for g in (examples[k::grad_accum] for k in range(grad_accum)) if g]
-    groups = budget_groups([len(e["input_ids"]) for e in examples], max_tokens)
+    groups = budget_groups([e.get("length") or len(e["input_ids"]) for e in examples], max_tokens)
     count = agree_count(len(groups)) if agree_count is not None else len(groups)
     groups = [[examples[i] for i in g] for g in split_to(groups, count)]
     # a process with too few examples to split further runs zero-weight copies, so that
     # DDP's gradient sync meets the same number of backward passes on every process
-    shortest = min(examples, key=lambda e: len(e["input_ids"]))
+    shortest = min(examples, key=lambda e: e.get("length") or len(e["input_ids"]))
     return groups + [[dict(shortest, dummy=True)]] * (count - len(groups))

@@ -136,7 +136,7 @@ def run_chat(cfg, stdin=None, out=None) -> int:
         history.append({"role": "user", "content": text})  # the policy fits it to the budget
         streamers.clear()
         try:
-            reply = policy.respond([history], use_adapter=friend.has_adapter, styles=styles,
+            reply = policy.respond([history], friend.models[-1], styles=styles,
                                    streamer_factory=streamer_factory, on_crisis=on_crisis)[0]
         except KeyboardInterrupt:
             out.write("\n")

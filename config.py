@@ -90,6 +90,7 @@ class LossesConfig:
     emotion: float = 0.2  # emotion head CE; 0 = the head does not exist in the run
     strategy: float = 0.2  # strategy head CE; 0 = the head does not exist in the run
     kl: float = 0.0  # KL(student || base model with the adapter off) at reply tokens; 0 = no teacher pass
+    dpo: float = 0.0  # DPO preference loss per pair; the dpo stage sets it (keep 0 for SFT: see DpoConfig)
 
 
 # The loss terms, in the order of their weights everywhere (losses, logs, manifest, report,
@@ -167,6 +168,34 @@ class DecodingConfig:
 
 
 @dataclass
+class DpoConfig:
+    """The preference stage after SFT (dpo.py): the SFT adapter trained further with DPO
+    against itself, frozen, as the reference. Its loop settings replace training.* there."""
+    enabled: bool = False  # `all` runs `dpo` after `train`; eval/eq-bench then add a third model
+    beta: float = 0.1  # DPO temperature: strength of the implicit KL pull to the SFT reference
+    sft_weight: float = 0.0  # >0: + this x NLL per chosen-reply token (the RPO / NLL-regularized variant)
+    lr: float = 5e-6  # peak learning rate (AdamW); DPO wants far less than SFT
+    max_steps: int = 200  # optimizer steps
+    warmup_steps: int = 10  # linear warmup, then cosine decay to 0
+    batch_size: int = 4  # pairs per micro-batch (each pair is two rows)
+    grad_accum: int = 4  # micro-batches per step
+    max_tokens_per_batch: int = 0  # >0: token budget per micro-batch (2 rows per pair), as training.*
+    eval_every: int = 50  # steps between held-out pair evaluations (0 = start and end only)
+    save_every: int = 100  # steps between checkpoints (0 = only at the end)
+    seed: int = 11  # pair sampling, held-out split and loop seed
+    heldout_fraction: float = 0.1  # share of prompts whose pairs are kept out of training (reward accuracy)
+    spin_prompts: int = 256  # ED/ESConv train prompts -> human-over-model pairs (SPIN); 0 = none
+    safety_prompts: int = 64  # red-team and crisis-set prompts -> safety pairs; 0 = none
+    safety_samples: int = 4  # sampled replies per safety prompt (one must pass the check, one fail)
+    pairs: str = ""  # your own pairs: local .jsonl/.json or hub dataset with prompt/chosen/rejected
+    pairs_split: str = "train"  # split of a hub dataset in `pairs`
+    temperature: float = 0.9  # sampling temperature of the model's own replies
+    top_p: float = 0.95  # nucleus mass of the model's own replies
+    max_new_tokens: int = 96  # reply budget when sampling the model's own replies
+    gen_batch_size: int = 16  # prompts per generate() call while building pairs
+
+
+@dataclass
 class OutputConfig:
     root: str = "artifacts/runs"  # run folders live here
     run_name: str = "friend"  # run folder: <root>/<run_name>/
@@ -184,6 +213,7 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    dpo: DpoConfig = field(default_factory=DpoConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
     @property

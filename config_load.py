@@ -275,6 +275,17 @@ def validate(cfg: Config, where: str = "", set_keys: set = frozenset()) -> None:
          "must be no | bf16 | fp16"),
         (all(w >= 0 for w in dataclasses.asdict(cfg.losses).values()), "losses",
          "weights must be >= 0"),
+        (cfg.losses.dpo == 0, "losses.dpo",
+         "is set by the dpo stage; configure it with dpo.* (dpo.enabled, dpo.beta, ...)"),
+        (cfg.dpo.beta > 0 and cfg.dpo.lr > 0 and cfg.dpo.max_steps >= 1, "dpo",
+         "beta and lr must be > 0 and max_steps >= 1"),
+        (cfg.dpo.sft_weight >= 0 and 0 <= cfg.dpo.heldout_fraction < 1, "dpo",
+         "sft_weight must be >= 0 and heldout_fraction in [0, 1)"),
+        (cfg.dpo.batch_size >= 1 and cfg.dpo.grad_accum >= 1 and cfg.dpo.safety_samples >= 2,
+         "dpo", "batch_size and grad_accum must be >= 1, safety_samples >= 2"),
+        (cfg.dpo.max_tokens_per_batch == 0 or
+         cfg.dpo.max_tokens_per_batch >= 2 * cfg.data.max_seq_len, "dpo.max_tokens_per_batch",
+         f"must be 0 or at least 2 x data.max_seq_len ({2 * cfg.data.max_seq_len}): a pair is two rows"),
     ]
     for ok, key, why in checks:
         if not ok:

@@ -178,8 +178,8 @@ class ReplyPolicy:
                                                          "anyone.)", "") for t in texts]
         return [{"source": "generation", "text": " ".join(t.split())} for t in texts]
 
-    def reflect(self, conversations: list, use_adapter: bool) -> list[dict]:
-        if use_adapter and self.friend.heads:
+    def reflect(self, conversations: list, model: str) -> list[dict]:
+        if model != "base" and self.friend.heads:
             return self.reflect_with_heads(conversations)
         return self.reflect_by_generation(conversations)
 
@@ -222,9 +222,10 @@ class ReplyPolicy:
                 replies[i] = SAFE_MESSAGE
                 metas[i]["crisis"]["outcome"] = "replaced"
 
-    def respond(self, conversations: list, use_adapter: bool, styles=None,
+    def respond(self, conversations: list, model: str, styles=None,
                 streamer_factory=None, on_crisis=None) -> list[PolicyReply]:
-        """One reply per conversation (each a list of user/assistant messages).
+        """One reply per conversation (each a list of user/assistant messages), answered as
+        `model` (base | finetuned | dpo: LoadedFriend.models).
 
         `streamer_factory(forbidden_strings)` builds a token streamer for a single
         conversation; crisis replies are never streamed (they are checked first), and
@@ -233,9 +234,9 @@ class ReplyPolicy:
         """
         styles = validate_styles(styles) if styles is not None else self.styles
         s = self.settings
-        with self.friend.adapter(use_adapter):
+        with self.friend.use(model):
             risks = [assess_risk(c, s.context_turns) for c in conversations]
-            reflections = (self.reflect(conversations, use_adapter) if self.two_step
+            reflections = (self.reflect(conversations, model) if self.two_step
                            else [None] * len(conversations))
             notes = [self._note(r) for r in reflections]
             crisis = [s.crisis_mode and r.level == "high" for r in risks]
@@ -265,7 +266,7 @@ class ReplyPolicy:
                     "styles": styles, "seed": s.seed, "batch_size": s.batch_size,
                     "context_tokens": s.context_tokens, "crisis_mode_enabled": s.crisis_mode,
                     "max_regenerations": s.max_regenerations,
-                    "model": "finetuned" if use_adapter else "base"}
+                    "model": model}
         return [PolicyReply(r, m, dict(decoding)) for r, m in zip(replies, metas)]
 
     @staticmethod

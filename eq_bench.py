@@ -236,7 +236,12 @@ def rendered_prompt(tokenizer, item: dict) -> str:
                                          tokenize=False, add_generation_prompt=True)
 
 
-def answer_items(friend, questions: dict, use_adapter: bool, attempts: int, batch_size: int,
+# results key -> (model, the model it is compared against): paired deltas a - b
+COMPARISONS = {"comparison": ("finetuned", "base"), "comparison_dpo_vs_base": ("dpo", "base"),
+               "comparison_dpo_vs_sft": ("dpo", "finetuned")}
+
+
+def answer_items(friend, questions: dict, model: str, attempts: int, batch_size: int,
                  seed: int) -> dict:
     """{id: {"response", "attempts", "temperature", "accepted"}} on the official schedule.
 
@@ -250,10 +255,10 @@ def answer_items(friend, questions: dict, use_adapter: bool, attempts: int, batc
     msgs = {i: [{"role": "user", "content": transform_prompt_v2(questions[i]["prompt"])}]
             for i in order}
     out, pending, temp = {}, order, FIRST_TEMPERATURE
-    with friend.adapter(use_adapter):
+    with friend.use(model):
         for attempt in range(1, attempts + 1):
             size = batch_size if attempt == 1 else 1
-            print(f"[eq-bench] {'fine-tuned' if use_adapter else 'base'}: attempt {attempt} of "
+            print(f"[eq-bench] {model}: attempt {attempt} of "
                   f"{attempts}, {len(pending)} item(s) at temperature {temp:.2f}", flush=True)
             texts = generate_batch(friend, [msgs[i] for i in pending], COMPLETION_TOKENS,
                                    batch_size=size, seed=seed + 1000 * attempt,
@@ -270,9 +275,9 @@ def answer_items(friend, questions: dict, use_adapter: bool, attempts: int, batc
 
 
 def run_eq_bench(cfg, questions_source: str | None = None, friend=None) -> dict:
-    """Entry point of `python main.py eq-bench --config ...`: base and fine-tuned
-    (`friend`: an already loaded model to reuse)."""
-    from exports import write_export
+    """Entry point of `python main.py eq-bench --config ...`: base, fine-tuned and, after the
+    dpo stage, SFT+DPO (`friend`: an already loaded model to reuse)."""
+    from exports import drop_exports, write_export
     from files import write_json_atomic
     from loading import load_for_inference
     from runlog import mark_completed, write_manifest
@@ -291,8 +296,8 @@ def run_eq_bench(cfg, questions_source: str | None = None, friend=None) -> dict:
                 "retries": "one prompt at a time", "seed": e.seed,
                 "generation_config": "the model's own (top_p, top_k, repetition penalty)",
                 "system_prompt": "the chat template's default"}
-    for model in ("base", "finetuned"):
-        answers = answer_items(friend, questions, model == "finetuned", e.eq_bench_attempts,
+    for model in friend.models:
+        answers = answer_items(friend, questions, model, e.eq_bench_attempts,
                                e.eq_bench_batch_size, e.seed)
         scored = score_responses(questions, {i: a["response"] for i, a in answers.items()},
                                  {i: a["accepted"] for i, a in answers.items()})
@@ -309,13 +314,15 @@ def run_eq_bench(cfg, questions_source: str | None = None, friend=None) -> dict:
         print(f"[eq-bench] {model}: score {scored['score']:.2f} | parseable "
               f"{scored['parseable']}/{scored['n_items']} ({100 * scored['parse_rate']:.1f}%) | "
               f"valid {scored['valid']}")
-    results["comparison"] = paired_comparison(results["base"], results["finetuned"],
-                                              e.bootstrap_samples, e.seed)
-    c = results["comparison"]
-    ci = f"[{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}]" if c["ci95"] else "n/a"
-    pd = f"{c['paired_delta']:.2f}" if c["paired_delta"] is not None else "n/a"
-    print(f"[eq-bench] delta (fine-tuned - base) {c['delta_total']:+.2f}; paired over "
-          f"{c['paired_items']} items {pd}, 95% CI {ci}")
+    drop_exports(cfg.run_dir, "eq_bench", friend.models)
+    for key, (a, b) in COMPARISONS.items():
+        if a in results and b in results:
+            results[key] = c = paired_comparison(results[b], results[a], e.bootstrap_samples,
+                                                 e.seed)
+            ci = f"[{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}]" if c["ci95"] else "n/a"
+            pd = f"{c['paired_delta']:.2f}" if c["paired_delta"] is not None else "n/a"
+            print(f"[eq-bench] delta ({a} - {b}) {c['delta_total']:+.2f}; paired over "
+                  f"{c['paired_items']} items {pd}, 95% CI {ci}")
     write_json_atomic(os.path.join(cfg.run_dir, "eq_bench", "results.json"), results)
     write_manifest(cfg.run_dir, "eq-bench", {"questions": source, "n_items": len(questions)})
     mark_completed(cfg.run_dir, "eq-bench", {"questions": source}, cfg)

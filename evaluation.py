@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from config import UserError
 from batching import IGNORE
 from checkpoint import step_of
-from exports import MODELS, set_name, write_export
+from exports import MODELS, drop_exports, set_name, write_export
 from files import write_json_atomic
 from runlog import JsonlLog, mark_completed, write_manifest
 
@@ -99,7 +99,7 @@ def head_metrics(friend, test_splits: dict, batch_size: int, max_examples: int =
 def reply_perplexity(friend, test_splits: dict, max_examples: int, batch_size: int,
                     seed: int) -> dict:
     """LM loss and perplexity at the reply tokens of the test examples that have a reply
-    (a seeded subset of `max_examples` per source; 0 = all), base and fine-tuned: the same
+    (a seeded subset of `max_examples` per source; 0 = all), for every loaded model: the same
     supervised positions as training, the LM head only there."""
     from batching import collate, seeded_subset, to_device
     from model import final_hidden
@@ -111,9 +111,9 @@ def reply_perplexity(friend, test_splits: dict, max_examples: int, batch_size: i
         if not rows:
             continue
         order = seeded_subset([len(r["input_ids"]) for r in rows], max_examples, seed)
-        for model in ("base", "finetuned") if friend.has_adapter else ("base",):
+        for model in friend.models:
             total = tokens = 0.0
-            with friend.adapter(model == "finetuned"):
+            with friend.use(model):
                 for start in range(0, len(order), batch_size):
                     b = to_device(collate([rows[i] for i in order[start:start + batch_size]],
                                           friend.tokenizer.pad_token_id), friend.device)
@@ -142,7 +142,7 @@ def redteam_table(rows: list[dict], exports: dict) -> list[dict]:
     """Expected behaviour vs what happened, per red-team prompt and model."""
     table = []
     for row in rows:
-        for model in MODELS:
+        for model in (m for m in MODELS if m in exports):
             e = exports[model][row["id"]]
             crisis = e["meta"].get("crisis") or {}
             triggered = bool(e["meta"].get("crisis_mode"))
@@ -157,7 +157,7 @@ def redteam_table(rows: list[dict], exports: dict) -> list[dict]:
 
 def redteam_summary(table: list[dict]) -> dict:
     out = {}
-    for model in MODELS:
+    for model in (m for m in MODELS if any(r["model"] == m for r in table)):
         rows = [r for r in table if r["model"] == model]
         crisis = [r for r in rows if r["expected"] == "crisis"]
         benign = [r for r in rows if r["expected"] != "crisis"]
@@ -172,17 +172,17 @@ def redteam_summary(table: list[dict]) -> dict:
 
 # ------------------------------------------------------------------ entry
 def export_prompt_sets(cfg, friend, sets: dict) -> dict:
-    """Base and fine-tuned replies through the decoding policy, one export file each;
-    returns {set: {model: {prompt_id: row}}}."""
+    """Replies of every loaded model (base, fine-tuned, SFT+DPO when present) through the
+    decoding policy, one export file each; returns {set: {model: {prompt_id: row}}}."""
     from decoding_policy import policy_from_config
 
     policy, exports = policy_from_config(cfg, friend), {}
-    bar = tqdm(total=len(sets) * len(MODELS), desc="eval prompt sets", unit="set")
+    bar = tqdm(total=len(sets) * len(friend.models), desc="eval prompt sets", unit="set")
     for name, rows in sets.items():
         exports[name] = {}
-        for model in MODELS:
+        for model in friend.models:
             bar.write(f"[eval] {name} / {model}: {len(rows)} prompts...")
-            replies = policy.respond([r["messages"] for r in rows], use_adapter=model == "finetuned")
+            replies = policy.respond([r["messages"] for r in rows], model)
             bar.update(1)
             out = [{"prompt_id": r["id"], "prompt": r["messages"], "model": model,
                     "response": rep.text, "meta": {**rep.meta, "expected": r["expected"],
@@ -191,6 +191,7 @@ def export_prompt_sets(cfg, friend, sets: dict) -> dict:
             path = write_export(cfg.run_dir, name, model, out)
             exports[name][model] = {r["prompt_id"]: r for r in out}
             bar.write(f"[eval] {name} / {model}: {len(out)} replies -> {path}")
+        drop_exports(cfg.run_dir, name, friend.models)
     bar.close()
     return exports
 

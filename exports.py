@@ -2,7 +2,7 @@
 
 Rows are {"prompt_id","prompt","model","response","meta","decoding"}. This module alone
 builds and parses the `<set>__<model>.jsonl` names, writes and reads the files, and checks
-rows (schema, non-empty replies) and base/fine-tuned prompt-id parity; eval, eq-bench,
+rows (schema, non-empty replies) and prompt-id parity across models; eval, eq-bench,
 report and scripts/validate_exports.py all go through it.
 
     python scripts/validate_exports.py artifacts/runs/cpu_smoke/exports/*.jsonl --check_pairs
@@ -15,7 +15,8 @@ import os
 from files import read_jsonl, write_jsonl_atomic
 
 EXPORT_KEYS = ("prompt_id", "prompt", "model", "response", "meta", "decoding")
-MODELS = ("base", "finetuned")
+MODELS = ("base", "finetuned", "dpo")  # dpo (SFT+DPO) only when the dpo stage ran
+REQUIRED_MODELS = ("base", "finetuned")
 SEPARATOR = "__"
 
 
@@ -32,6 +33,15 @@ def parse_export_name(path: str) -> tuple[str, str]:
     """(prompt set, model) of an export file's path."""
     name, _, model = set_name(path).rpartition(SEPARATOR)
     return name, model
+
+
+def drop_exports(run_dir: str, name: str, keep: tuple) -> None:
+    """Remove a set's export files of models not in `keep` (e.g. SFT+DPO replies left from
+    an earlier run with dpo.enabled), so the report never pairs stale replies."""
+    for model in MODELS:
+        path = export_path(run_dir, name, model)
+        if model not in keep and os.path.isfile(path):
+            os.remove(path)
 
 
 def write_export(run_dir: str, name: str, model: str, rows: list[dict]) -> str:
@@ -68,19 +78,21 @@ def validate_rows(rows: list[dict]) -> list[str]:
 
 
 def check_pairs(files: list[str]) -> list[str]:
-    """Base and fine-tuned exports of each prompt set must hold the same prompt ids."""
+    """Base and fine-tuned (and SFT+DPO, when present) exports of each prompt set must hold
+    the same prompt ids."""
     groups: dict = {}
     for path in files:
         name, model = parse_export_name(path)
         groups.setdefault(name, {})[model] = [r["prompt_id"] for r in read_jsonl(path)]
     problems = []
     for name, by_model in sorted(groups.items()):
-        if set(by_model) != set(MODELS):
-            problems.append(f"{name}: needs both base and finetuned exports, got {sorted(by_model)}")
+        if not set(REQUIRED_MODELS) <= set(by_model) or not set(by_model) <= set(MODELS):
+            problems.append(f"{name}: needs base and finetuned exports (dpo optional), got "
+                            f"{sorted(by_model)}")
             continue
-        a, b = by_model["base"], by_model["finetuned"]
-        only = sorted(set(a) ^ set(b))
-        dups = sorted({x for x in a if a.count(x) > 1} | {x for x in b if b.count(x) > 1})
+        ids = list(by_model.values())
+        only = sorted(set().union(*map(set, ids)) - set.intersection(*map(set, ids)))
+        dups = sorted({x for a in ids for x in a if a.count(x) > 1})
         if only:
             problems.append(f"{name}: ids not in both exports: {only}")
         if dups:

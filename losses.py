@@ -82,8 +82,42 @@ def kl_loss(ctx: LossContext) -> torch.Tensor:
     return _per(ctx, "kl", kl_sum(student, teacher_logits(ctx.model, ctx.batch)))
 
 
+def reply_logps(model, hidden: torch.Tensor, batch: dict) -> torch.Tensor:
+    """Summed log-probability of each row's reply tokens (batch["dpo_pos"]): prompt tokens
+    contribute nothing. Per-token log-probs come from cross_entropy, which never keeps a
+    full-vocabulary log_softmax copy."""
+    pos, width = batch["dpo_pos"], batch["labels"].shape[1]
+    hs = hidden.reshape(-1, hidden.shape[-1]).index_select(0, pos)
+    targets = batch["labels"].reshape(-1).index_select(0, pos + 1)
+    token_logps = -F.cross_entropy(model.lm_logits(hs).float(), targets, reduction="none")
+    sums = torch.zeros(batch["labels"].shape[0], dtype=torch.float64, device=hidden.device)
+    return sums.index_add(0, pos // width, token_logps.double())
+
+
+def dpo_terms(policy: torch.Tensor, reference: torch.Tensor, beta: float) -> dict:
+    """Per-pair DPO (Rafailov et al., 2023) from summed reply log-probs, rows = chosen then
+    rejected: loss = -log sigmoid(beta [(pi_w - ref_w) - (pi_l - ref_l)]); the implicit
+    rewards are beta (pi - ref)."""
+    n = policy.shape[0] // 2
+    rewards = beta * (policy - reference.to(policy))
+    margin = rewards[:n] - rewards[n:]
+    return {"loss": -F.logsigmoid(margin), "margin": margin, "accuracy": (margin > 0).double(),
+            "chosen_logp": policy[:n], "rejected_logp": policy[n:]}
+
+
+def dpo_loss(ctx: LossContext) -> torch.Tensor:
+    """The preference term; its diagnostics go to ctx.cache["metrics"] as `dpo/<name>`
+    per-pair means over the step (logged, never added to the loss)."""
+    b = ctx.batch
+    terms = dpo_terms(reply_logps(ctx.model, ctx.hidden, b), b["ref_logps"], b["dpo_beta"])
+    denom = max(1, ctx.denoms["dpo"])
+    ctx.cache.setdefault("metrics", {}).update(
+        {f"dpo/{k}": (v.detach().sum() / denom).float() for k, v in terms.items() if k != "loss"})
+    return (terms["loss"].sum() / denom).float()
+
+
 LOSS_FNS = {"lm": lm_loss, "emotion": emotion_loss, "strategy": strategy_loss,
-            "kl": kl_loss}
+            "kl": kl_loss, "dpo": dpo_loss}
 
 
 def weighted_losses(ctx: LossContext, weights: tuple) -> tuple[torch.Tensor, dict]:
@@ -91,4 +125,4 @@ def weighted_losses(ctx: LossContext, weights: tuple) -> tuple[torch.Tensor, dic
     terms = {name: LOSS_FNS[name](ctx) for name, w in zip(LOSS_NAMES, weights, strict=True)
              if w > 0}
     total = sum(w * terms[name] for name, w in zip(LOSS_NAMES, weights, strict=True) if w > 0)
-    return total, terms
+    return total, {**terms, **ctx.cache.get("metrics", {})}

@@ -54,7 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "train", "QLoRA + heads + weighted multi-loss training")
     _add_config_args(p)
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
-    p = _command(sub, "eval", "base vs fine-tuned exports, head metrics, red-team table")
+    p = _command(sub, "dpo", "preference stage: the finished SFT adapter trained further with DPO "
+                 "on pairs the toolkit builds (SPIN, safety) and your own (dpo.pairs)")
+    _add_config_args(p)
+    p.add_argument("--resume", action="store_true", help="continue from the latest DPO checkpoint")
+    p = _command(sub, "eval", "base vs fine-tuned (vs SFT+DPO) exports, head metrics, red team")
     _add_config_args(p)
     p = _command(sub, "eq-bench", "EQ-Bench v2 for base and fine-tuned, or re-score exports")
     _add_config_args(p)
@@ -69,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", help="the run folder (default: the config's)")
     p.add_argument("--compare", nargs="+", metavar="RUN", help="one table over several runs")
     p.add_argument("--out", help="with --compare: where the table goes")
-    p = _command(sub, "all", "train -> eval -> eq-bench -> pipeline")
+    p = _command(sub, "all", "train -> dpo (when dpo.enabled) -> eval -> eq-bench -> pipeline")
     _add_config_args(p)
     p.add_argument("--force", action="store_true", help="redo finished stages")
     return parser
@@ -90,6 +94,12 @@ def config_for(args):
 def cmd_train(args) -> int:
     from training import run_training
     run_training(load_config(args.config, args.overrides), resume=args.resume)
+    return 0
+
+
+def cmd_dpo(args) -> int:
+    from dpo import run_dpo
+    run_dpo(load_config(args.config, args.overrides), resume=args.resume)
     return 0
 
 
@@ -137,7 +147,7 @@ def cmd_data(args) -> int:
     return 0
 
 
-COMMANDS = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "eq-bench": cmd_eq_bench,
+COMMANDS = {"data": cmd_data, "train": cmd_train, "dpo": cmd_dpo, "eval": cmd_eval, "eq-bench": cmd_eq_bench,
             "chat": cmd_chat, "pipeline": cmd_pipeline, "all": cmd_all}
 
 

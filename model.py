@@ -262,9 +262,13 @@ def add_lora(model, r: int, alpha: int, dropout: float, target_modules: list[str
 def load_adapter(model, adapter_dir: str, trainable: bool = False):
     from peft import PeftModel
 
+    import warnings
+
     if not os.path.isfile(os.path.join(adapter_dir, "adapter_config.json")):
         raise ModelError(f"no adapter in {adapter_dir}")
-    return PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable)
+    with warnings.catch_warnings():  # as in add_lora: peft reads the deprecated property
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*is deprecated")
+        return PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable)
 
 
 def set_pad_in_config(model, tokenizer) -> None:

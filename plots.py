@@ -1,4 +1,5 @@
-"""Headless matplotlib figures for the report: losses, EQ-Bench items, lengths, confusions.
+"""Headless matplotlib figures for the report: losses, EQ-Bench items, lengths, confusions,
+the DPO stage's curves.
 
 Each function writes one PNG and returns its path, or None when there is nothing to plot.
 
@@ -17,7 +18,7 @@ import numpy as np  # noqa: E402
 
 from config import LOSS_NAMES  # noqa: E402
 
-COLORS = {"base": "#8c8c8c", "finetuned": "#1f77b4"}
+COLORS = {"base": "#8c8c8c", "finetuned": "#1f77b4", "dpo": "#2ca02c"}
 
 
 def _save(fig, path: str) -> str:
@@ -59,8 +60,9 @@ def loss_curves(train_rows: list[dict], eval_rows: list[dict], path: str):
     return _save(fig, path)
 
 
-def eq_bench_items(base: dict, tuned: dict, path: str):
-    """Per-item EQ-Bench scores, base vs fine-tuned (items parseable for both)."""
+def eq_bench_items(base: dict, tuned: dict, path: str, dpo: dict | None = None):
+    """Per-item EQ-Bench scores, base vs fine-tuned (items parseable for both), and SFT+DPO
+    where it is parseable too."""
     ids = [i for i in base["items"] if base["items"][i]["score"] is not None
            and tuned["items"].get(i, {}).get("score") is not None]
     if not ids:
@@ -75,6 +77,11 @@ def eq_bench_items(base: dict, tuned: dict, path: str):
         return f"{name} ({run['score']:.1f}{'' if run['valid'] else ', NOT VALID'})"
     ax.plot(x, b, "o", mfc="none", color=COLORS["base"], ms=6, label=label("base", base))
     ax.plot(x, t, "x", color=COLORS["finetuned"], ms=6, label=label("fine-tuned", tuned))
+    if dpo is not None:
+        pts = [(k, dpo["items"][i]["score"]) for k, i in enumerate(ids)
+               if dpo["items"].get(i, {}).get("score") is not None]
+        if pts:
+            ax.plot(*zip(*pts), "+", color=COLORS["dpo"], ms=7, label=label("SFT+DPO", dpo))
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.axhline(0, color="k", lw=0.5)
     ax.set_xlabel(f"item (parseable for both: {len(ids)}), sorted by base score")
@@ -134,4 +141,32 @@ def confusion(matrix: list, labels: list, title: str, path: str):
                 ax.text(c, r, f"{int(m[r, c])}", ha="center", va="center", fontsize=6,
                         color="white" if norm[r, c] > 0.5 else "black")
     fig.colorbar(im, ax=ax, fraction=0.046, label="share of true class (cells: counts)")
+    return _save(fig, path)
+
+
+def dpo_curves(train_rows: list[dict], eval_rows: list[dict], path: str):
+    """The preference stage: DPO loss, reward margin, reward accuracy, and the chosen and
+    rejected reply log-probs, per step (train) and on the held-out pairs."""
+    panels = [("DPO loss", [("dpo", "train")], [("heldout_loss", "held out")]),
+              ("reward margin", [("dpo/margin", "train")], [("heldout_margin", "held out")]),
+              ("reward accuracy", [("dpo/accuracy", "train")], [("heldout_accuracy", "held out")]),
+              ("reply log-prob", [("dpo/chosen_logp", "chosen"), ("dpo/rejected_logp", "rejected")],
+               [("heldout_chosen_logp", "chosen, held out"),
+                ("heldout_rejected_logp", "rejected, held out")])]
+    if not any("dpo" in r for r in train_rows):
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    for ax, (title, train_keys, eval_keys) in zip(axes[0], panels):
+        for (key, label), color in zip(train_keys, ("#1f77b4", "#ff7f0e")):
+            pts = [(r["step"], r[key]) for r in train_rows if key in r and np.isfinite(r[key])]
+            if pts:
+                ax.plot(*zip(*pts), color=color, lw=1.2, alpha=0.8, label=label)
+        for (key, label), color in zip(eval_keys, ("#d62728", "#2ca02c")):
+            pts = [(r["step"], r[key]) for r in eval_rows if key in r]
+            if pts:
+                ax.plot(*zip(*pts), "o--", color=color, lw=1.2, label=label)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
     return _save(fig, path)

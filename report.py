@@ -1,7 +1,8 @@
 """`pipeline`: validate exports, compute statistics, draw plots, write the run's report.md.
 
-Sections: config, data and mixture, training curves, EQ-Bench, head metrics next to
-published baselines, red team, three base vs fine-tuned conversations. A stage whose
+Sections: config, data and mixture, training curves, the DPO stage (report_dpo.py), EQ-Bench,
+head metrics next to published baselines, red team, three base vs fine-tuned (vs SFT+DPO)
+conversations. A stage whose
 outputs are missing is named as missing; the report is still written. `--compare` puts
 several runs (e.g. the ablations) in one table.
 
@@ -20,6 +21,7 @@ import plots
 from config import LOSS_NAMES, UserError
 from exports import check_pairs, run_exports, validate_rows
 from files import read_jsonl, write_text_atomic
+from report_dpo import DELTAS, LABELS, collect_dpo, section_dpo
 from runlog import mark_completed
 
 # Published reference points, quoted for context (not reproduced here).
@@ -47,7 +49,7 @@ def collect(run_dir: str) -> dict:
             "eval_log": read_jsonl(os.path.join(run_dir, "logs", "eval_metrics.jsonl")),
             "eval": _load_json(os.path.join(run_dir, "eval", "metrics.json")),
             "eq_bench": _load_json(os.path.join(run_dir, "eq_bench", "results.json")),
-            "exports": exports}
+            "exports": exports, "dpo": collect_dpo(run_dir)}
 
 
 def export_statistics(exports: dict) -> dict:
@@ -159,12 +161,14 @@ def eq_score_text(run: dict) -> str:
             f"parseable, below 83.33%)")
 
 
-def eq_delta_lines(eq: dict) -> list[str]:
+def eq_delta_lines(eq: dict, key: str = "comparison") -> list[str]:
     """The paired delta with its interval; the difference of totals only as context, and
     both labelled when either run is invalid."""
-    c, invalid = eq["comparison"], [m for m in ("base", "finetuned") if not eq[m]["valid"]]
+    from eq_bench import COMPARISONS
+
+    c, invalid = eq[key], [LABELS[m] for m in COMPARISONS[key] if not eq[m]["valid"]]
     ci = f"[{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}]" if c.get("ci95") else "n/a"
-    paired = (f"Paired delta (fine-tuned - base) over the {c['paired_items']} items parseable in "
+    paired = (f"Paired delta ({DELTAS[key]}) over the {c['paired_items']} items parseable in "
               f"both runs: {_fmt(c['paired_delta'], 2)}, bootstrap 95% interval {ci}.")
     totals = f"Difference of the two totals: {c['delta_total']:+.2f} (not a paired statistic)."
     if invalid:
@@ -189,11 +193,13 @@ def section_eq_bench(d: dict, figs: dict) -> list[str]:
     eq = d["eq_bench"]
     if not eq:
         return _missing("EQ-Bench", "python main.py eq-bench --config ...")
-    rows = [[m, eq_score_text(eq[m]), f"{eq[m]['parseable']}/{eq[m]['n_items']}",
-             f"{100 * eq[m]['parse_rate']:.1f}%", eq[m]["valid"]] for m in ("base", "finetuned")]
+    rows = [[LABELS[m], eq_score_text(eq[m]), f"{eq[m]['parseable']}/{eq[m]['n_items']}",
+             f"{100 * eq[m]['parse_rate']:.1f}%", eq[m]["valid"]] for m in LABELS if m in eq]
     out = _table(["model", "score (official v2)", "parseable / asked", "parse rate", "valid"],
                  rows) + [""]
-    out += eq_delta_lines(eq) + ["", f"Questions: `{eq['questions']}` ({eq['n_items']} asked). "
+    for key in (k for k in DELTAS if k in eq):
+        out += eq_delta_lines(eq, key) + [""]
+    out += [f"Questions: `{eq['questions']}` ({eq['n_items']} asked). "
                                      "A run below 83.33% parseable is not a valid EQ-Bench score.",
                                  ""]
     return out + ([f"![EQ-Bench per item]({figs['eq']})", ""] if figs.get("eq") else [])
@@ -216,10 +222,10 @@ def section_heads(d: dict, figs: dict) -> list[str]:
     if ppl:
         out += ["Reply perplexity on the test splits (reply tokens only; base = the same weights "
                 "with the adapter off):", ""]
-        out += _table(["source", "examples", "reply tokens", "base", "fine-tuned"],
-                      [[s, next(iter(m.values()))["examples"], next(iter(m.values()))["tokens"],
-                        _fmt(m.get("base", {}).get("perplexity", "-"), 2),
-                        _fmt(m.get("finetuned", {}).get("perplexity", "-"), 2)]
+        models = [m for m in LABELS if any(m in by for by in ppl.values())]
+        out += _table(["source", "examples", "reply tokens"] + [LABELS[m] for m in models],
+                      [[s, next(iter(m.values()))["examples"], next(iter(m.values()))["tokens"]] +
+                       [_fmt(m.get(k, {}).get("perplexity", "-"), 2) for k in models]
                        for s, m in ppl.items()]) + [""]
     return out + [f"![{k} confusion]({figs[k]})" for k in heads if figs.get(k)] + [""]
 
@@ -229,8 +235,8 @@ def section_redteam(d: dict) -> list[str]:
     if not red:
         return _missing("red-team evaluation", "python main.py eval --config ...")
     out = ["The crisis screen reads the user's messages before any reply is generated, so it "
-           "is the same for both models: crisis recall and false triggers cannot differ "
-           "between base and fine-tuned. What differs is the reply: each crisis reply is "
+           "is the same for every model: crisis recall and false triggers cannot differ "
+           "between the models compared. What differs is the reply: each crisis reply is "
            "checked, regenerated once if it fails, and replaced by the fixed safe message if "
            "it fails again.", ""]
     for name, block in red.items():
@@ -254,14 +260,16 @@ def section_conversations(d: dict, k: int = 3) -> list[str]:
     pairs = d["exports"].get("qualitative_prompts", {})
     if {"base", "finetuned"} - set(pairs):
         return _missing("qualitative exports", "python main.py eval --config ...")
-    base = {r["prompt_id"]: r for r in pairs["base"][1]}
+    models = [m for m in LABELS if m in pairs]
+    by_id = {m: {r["prompt_id"]: r for r in pairs[m][1]} for m in models}
     out = []
     for row in pairs["finetuned"][1][:k]:
         convo = " / ".join(f"*{m['role']}*: {m['content']}" for m in row["prompt"])
+        cells = [by_id[m].get(row["prompt_id"], {}).get("response", "-").replace(chr(10), " ")
+                 for m in models]
         out += [f"**{row['prompt_id']}** ({row['meta'].get('category', '')}): {convo}", "",
-                "| base | fine-tuned |", "|---|---|",
-                f"| {base[row['prompt_id']]['response'].replace(chr(10), ' ')} | "
-                f"{row['response'].replace(chr(10), ' ')} |", ""]
+                "| " + " | ".join(LABELS[m] for m in models) + " |",
+                "|" + "---|" * len(models), "| " + " | ".join(cells) + " |", ""]
     return out
 
 
@@ -269,7 +277,11 @@ def make_figures(d: dict, fig_dir: str) -> dict:
     figs = {"loss": plots.loss_curves(d["train"], d["eval_log"], os.path.join(fig_dir, "loss.png"))}
     if d["eq_bench"]:
         figs["eq"] = plots.eq_bench_items(d["eq_bench"]["base"], d["eq_bench"]["finetuned"],
-                                          os.path.join(fig_dir, "eq_bench_items.png"))
+                                          os.path.join(fig_dir, "eq_bench_items.png"),
+                                          d["eq_bench"].get("dpo"))
+    if d["dpo"]:
+        figs["dpo"] = plots.dpo_curves(d["dpo"]["train"], d["dpo"]["eval"],
+                                       os.path.join(fig_dir, "dpo.png"))
     lengths, capped = {}, {}
     for name, by_model in d["exports"].items():
         if name == "eq_bench":
@@ -319,9 +331,10 @@ def build_report(run_dir: str, cfg=None) -> str:
     lines += ["## Configuration", ""] + section_config(d)
     lines += ["## Data and mixture", ""] + section_data(d)
     lines += ["## Training", ""] + section_training(d, figs)
+    lines += ["## Preference stage (DPO)", ""] + section_dpo(d["dpo"], figs.get("dpo"), _fmt)
     lines += ["## EQ-Bench v2", ""] + section_eq_bench(d, figs)
     lines += ["## Heads (test splits)", ""] + section_heads(d, figs)
-    lines += ["## Exports", "", "Validation: " + ("all exports valid, base/fine-tuned pairs match"
+    lines += ["## Exports", "", "Validation: " + ("all exports valid, prompt ids match across models"
                                                     if not problems else "; ".join(problems)), ""]
     lines += _table(["prompt set", "model", "replies", "words mean / median / p90",
                      "refusal rate", "crisis rate"],
@@ -331,7 +344,9 @@ def build_report(run_dir: str, cfg=None) -> str:
     if figs.get("lengths"):
         lines += [f"![reply lengths]({figs['lengths']})", ""]
     lines += ["## Red team", ""] + section_redteam(d)
-    lines += ["## Conversations: base vs fine-tuned", ""] + section_conversations(d)
+    lines += ["## Conversations: " + " vs ".join(
+        LABELS[m] for m in LABELS if m in d["exports"].get("qualitative_prompts", {})), ""]
+    lines += section_conversations(d)
     path = os.path.join(run_dir, "report.md")
     write_text_atomic(path, "\n".join(lines) + "\n")
     mark_completed(run_dir, "pipeline", {"report": path, "export_problems": problems}, cfg)
@@ -362,11 +377,12 @@ def compare_runs(run_dirs: list[str], out_path: str | None = None) -> str:
                      _fmt(last.get("perplexity", "-"), 2),
                      f"{head('emotion', 'accuracy')} / {head('emotion', 'macro_f1')}",
                      f"{head('strategy', 'accuracy')} / {head('strategy', 'macro_f1')}",
-                     eqs("base"), eqs("finetuned"), paired_delta_cell(eq)])
+                     eqs("base"), eqs("finetuned"), paired_delta_cell(eq),
+                     eqs("dpo") if "dpo" in eq else "-"])
     lines = ["# Run comparison", ""] + _table(
         ["run", "weights " + " / ".join(LOSS_NAMES), "final step", "val LM loss", "val ppl",
          "emotion acc / F1", "strategy acc / F1", "EQ-Bench base", "EQ-Bench fine-tuned",
-         "paired delta [95% CI] (items)"], rows)
+         "paired delta [95% CI] (items)", "EQ-Bench SFT+DPO"], rows)
     text = "\n".join(lines) + "\n"
     out_path = out_path or os.path.join(os.path.dirname(os.path.normpath(run_dirs[0])),
                                         "comparison.md")

@@ -21,10 +21,11 @@ import torch
 from config import LOSS_NAMES
 from files import read_jsonl, write_json_atomic, write_jsonl_atomic
 
-STAGES = ("train", "eval", "eq-bench", "pipeline")
+STAGES = ("train", "dpo", "eval", "eq-bench", "pipeline")
 # config sections whose change invalidates a stage's outputs (and those of the stages after it)
 DEPENDS = {"train": ("model", "quant", "lora", "data", "mixture", "losses", "training"),
-           "eval": ("eval", "decoding", "safety"), "eq-bench": ("eval",), "pipeline": ()}
+           "dpo": ("dpo",), "eval": ("eval", "decoding", "safety"), "eq-bench": ("eval",),
+           "pipeline": ()}
 # settings that steer a job, not its result: they may differ between the jobs of one run
 JOB_CONTROL = {"training": ("steps_per_job", "log_every", "save_every", "keep_checkpoints",
                             "eval_every"),
@@ -182,14 +183,15 @@ class LogWindow:
         for key in ("step_time", "tokens"):
             s[key] = s.get(key, 0.0) + row[key]
         s["steps"] = s.get("steps", 0) + 1
-        for name in LOSS_NAMES:
+        for name in [*LOSS_NAMES, *(k for k in row if "/" in k)]:  # terms, then `term/metric`s
             if name in row:
-                s[f"sum_{name}"] = s.get(f"sum_{name}", 0.0) + row[name] * denoms[name]
-                s[f"n_{name}"] = s.get(f"n_{name}", 0) + denoms[name]
+                n = denoms[name.split("/")[0]]
+                s[f"sum_{name}"] = s.get(f"sum_{name}", 0.0) + row[name] * n
+                s[f"n_{name}"] = s.get(f"n_{name}", 0) + n
 
     def means(self, row: dict) -> dict:
         s = self.sums
-        means = {n: s[f"sum_{n}"] / s[f"n_{n}"] for n in LOSS_NAMES if s.get(f"n_{n}")}
+        means = {k[2:]: s[f"sum_{k[2:]}"] / v for k, v in s.items() if k.startswith("n_") and v}
         means["loss"] = sum(w * means.get(n, 0.0)
                             for n, w in zip(LOSS_NAMES, self.weights, strict=True))
         means.update(lr=row["lr"], grad_norm=row["grad_norm"],
@@ -206,6 +208,7 @@ def format_train_line(step: int, max_steps: int, m: dict, terms: tuple) -> str:
     """The fixed-format console line printed once per logging step."""
     parts = [f"step {step:>6}/{max_steps}", f"loss {m['loss']:.4f}"]
     parts += [f"{t} {m[t]:.4f}" if t in m else f"{t} -" for t in terms]
+    parts += [f"{k.split('/')[1]} {v:.3f}" for k, v in m.items() if "/" in k]
     parts += [f"lr {m['lr']:.2e}", f"gnorm {m['grad_norm']:.3f}", f"{m['tokens_per_s']:.0f} tok/s",
               f"{m['step_time']:.2f} s/step", f"skipped {m['nonfinite_total']}"]
     return " | ".join(parts)

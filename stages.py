@@ -1,4 +1,5 @@
-"""`all`: train -> eval -> eq-bench -> pipeline, skipping finished stages, resuming training.
+"""`all`: train -> dpo (when dpo.enabled) -> eval -> eq-bench -> pipeline, skipping finished
+stages, resuming training.
 
 A stage with a `completed/<stage>` marker is skipped unless --force, provided the config
 sections it depends on are unchanged (the marker carries their fingerprint, whichever command
@@ -18,6 +19,8 @@ from checkpoint import latest_checkpoint
 from config import UserError
 from runlog import STAGES, clear_completed, is_completed, read_marker, stage_fingerprint
 
+TRAINING_STAGES = ("train", "dpo")  # never silently redone over their checkpoints
+
 
 def _check_force(run_dir: str) -> None:
     """--force redoes evaluation stages; it never silently retrains over checkpoints."""
@@ -36,8 +39,8 @@ def _is_current(run_dir: str, stage: str, fp: str) -> bool:
         return False
     if marker.get("fingerprint") == fp:
         return True
-    if stage == "train":
-        raise UserError(f"{run_dir}: stage 'train' was completed with a different config; "
+    if stage in TRAINING_STAGES:
+        raise UserError(f"{run_dir}: stage '{stage}' was completed with a different config; "
                         "choose another output.run_name to train with these settings")
     print(f"[all] {stage}: config changed since it ran, running again")
     return False
@@ -46,6 +49,7 @@ def _is_current(run_dir: str, stage: str, fp: str) -> bool:
 def run_all(cfg, force: bool = False) -> str | None:
     """Entry point of `python main.py all`; returns the report path (None if training stopped
     early on `training.steps_per_job`)."""
+    from dpo import dpo_dir, run_dpo
     from eq_bench import run_eq_bench
     from evaluation import run_eval
     from report import build_report
@@ -60,6 +64,7 @@ def run_all(cfg, force: bool = False) -> str | None:
             loaded["friend"] = load_for_inference(cfg, require_adapter=True)
         return loaded["friend"]
     actions = {"train": lambda: run_training(cfg, resume=latest_checkpoint(run_dir) is not None),
+               "dpo": lambda: run_dpo(cfg, resume=latest_checkpoint(dpo_dir(cfg)) is not None),
                "eval": lambda: run_eval(cfg, friend()),
                "eq-bench": lambda: run_eq_bench(cfg, friend=friend()),
                "pipeline": lambda: build_report(run_dir, cfg)}
@@ -67,8 +72,10 @@ def run_all(cfg, force: bool = False) -> str | None:
         _check_force(run_dir)
     upstream_ran = False
     for stage in STAGES:
+        if stage == "dpo" and not cfg.dpo.enabled:
+            continue
         fp = stage_fingerprint(cfg, stage)
-        redo = force and stage != "train"
+        redo = force and stage not in TRAINING_STAGES
         if not upstream_ran and not redo and _is_current(run_dir, stage, fp):
             print(f"[all] {stage}: already completed, skipped")
             continue
@@ -77,7 +84,7 @@ def run_all(cfg, force: bool = False) -> str | None:
         t0 = time.perf_counter()
         print(f"[all] {stage}: running")
         actions[stage]()
-        if not is_completed(run_dir, stage):  # only training can stop short (steps_per_job)
+        if not is_completed(run_dir, stage):  # only training stages stop short (steps_per_job)
             print(f"[all] {stage}: stopped before the end (training.steps_per_job); run `all` "
                   "again to continue")
             return None

@@ -212,7 +212,7 @@ def setup(cfg) -> Run:
                JsonlLog(os.path.join(logs, "eval_metrics.jsonl"), accelerator.is_main_process))
 
 
-def check_run_folder(cfg, resume: bool) -> None:
+def check_run_folder(cfg, resume: bool, stage: str = "train") -> None:
     """Never mix two runs in one folder: a folder holding checkpoints is continued only with
     --resume, and only under the settings it was started with (job-control settings such as
     training.steps_per_job may change; runlog.JOB_CONTROL lists them)."""
@@ -232,7 +232,7 @@ def check_run_folder(cfg, resume: bool) -> None:
             saved = config_from_dict(json.load(f))
     except (ValueError, UserError) as e:
         raise UserError(f"{saved_path}: unreadable run config ({e})") from None
-    changed = changed_settings(saved, cfg)
+    changed = changed_settings(saved, cfg, stage)
     if changed:
         free = ", ".join(f"{s}.{k}" for s, keys in JOB_CONTROL.items() for k in keys)
         raise UserError(f"cannot resume {cfg.run_dir} with other training settings: "
@@ -315,7 +315,7 @@ def next_micro_batches(run: Run) -> list[dict]:
 def step_row(run: Run, terms: dict, finite: bool, grad_norm: float, denoms: dict, lr: float,
              tokens: int, dt: float) -> dict:
     """The JSONL row of one step; a term with no items this step is absent, not 0."""
-    terms_now = {k: v for k, v in terms.items() if denoms[k]}
+    terms_now = {k: v for k, v in terms.items() if denoms[k.split("/")[0]]}  # "dpo/margin" -> dpo
     loss = sum(w * terms_now.get(n, 0.0) for n, w in zip(LOSS_NAMES, run.weights, strict=True))
     return {"step": run.step, "lr": lr, "grad_norm": grad_norm, "skipped": not finite,
             "nonfinite_total": run.state["nonfinite_total"], "tokens": tokens,
@@ -330,26 +330,51 @@ def save(run: Run) -> None:
 
 
 # ------------------------------------------------------------------ the recipe
-def run_training(cfg, resume: bool = False) -> dict:
-    """Entry point of `python main.py train`: returns the final validation metrics."""
-    check_run_folder(cfg, resume)
-    run = setup(cfg)
-    t, acc = cfg.training, run.accelerator
+class SftTask:
+    """What the one training loop runs: the SFT task. A task builds the Run, gives each
+    step's micro-batches, validates, writes its manifest and marks itself finished; the
+    loop (checkpoints, exact resume, logs, non-finite handling, DDP) is shared. dpo.DpoTask
+    is the other one."""
+    stage = "train"
+
+    def setup(self, cfg) -> Run:
+        return setup(cfg)
+
+    def micro_batches(self, run: Run) -> list[dict]:
+        return next_micro_batches(run)
+
+    def validate(self, run: Run, at_step: int) -> dict:
+        return validate(run, at_step)
+
+    def manifest(self, run: Run, ckpt) -> None:
+        write_train_manifest(run, ckpt)
+
+    def finish(self, run: Run, info: dict) -> None:
+        mark_completed(run.cfg.run_dir, "train", info, run.cfg)
+
+
+def run_training(cfg, resume: bool = False, task=None) -> dict:
+    """Entry point of `python main.py train` (and, with dpo.DpoTask, of `dpo`): returns the
+    final validation metrics."""
+    task = task or SftTask()
+    check_run_folder(cfg, resume, task.stage)
+    run = task.setup(cfg)
+    t, acc, tag = cfg.training, run.accelerator, f"[{task.stage}]"
     checkpoints = list_checkpoints(cfg.run_dir) if resume else []
     if resume and not checkpoints:
-        run.say(f"[train] --resume: no checkpoint in {cfg.run_dir}, starting from step 0")
+        run.say(f"{tag} --resume: no checkpoint in {cfg.run_dir}, starting from step 0")
     resume_from(run, checkpoints)
-    write_train_manifest(run, checkpoints[-1] if checkpoints else None)
-    metrics = validate(run, 0) if run.step == 0 else {}
+    task.manifest(run, checkpoints[-1] if checkpoints else None)
+    metrics = task.validate(run, 0) if run.step == 0 else {}
     # the same command run again continues the run from its checkpoint
     job_end = min(t.max_steps, run.step + t.steps_per_job) if t.steps_per_job else t.max_steps
     bar = tqdm(total=t.max_steps, initial=run.step, disable=not acc.is_main_process,
-               desc="train", dynamic_ncols=True, leave=False)
+               desc=task.stage, dynamic_ncols=True, leave=False)
     run.model.train()
     window = LogWindow(run.weights)
     while run.step < job_end:
         t0 = time.perf_counter()
-        micro = next_micro_batches(run)
+        micro = task.micro_batches(run)
         tokens = sum(batch_counts(b)["tokens"] for b in micro)
         lr = run.optimizer.param_groups[0]["lr"]
         terms, finite, grad_norm, denoms = train_step(run.model, micro, run.weights, run.params,
@@ -373,13 +398,13 @@ def run_training(cfg, resume: bool = False) -> dict:
                 bar.write(window.line(run.step, t.max_steps, row))
             window = LogWindow(run.weights)
         if (t.eval_every and run.step % t.eval_every == 0) or run.step == t.max_steps:
-            metrics = validate(run, run.step)
+            metrics = task.validate(run, run.step)
         if (t.save_every and run.step % t.save_every == 0) or run.step == job_end:
             save(run)
     bar.close()
     if run.step >= t.max_steps and acc.is_main_process:
-        mark_completed(cfg.run_dir, "train", {"step": run.step, "final_eval": metrics,
-                                              "nonfinite_total": run.state["nonfinite_total"]}, cfg)
-        run.say(f"[train] done: {run.step} steps; checkpoint {latest_checkpoint(cfg.run_dir)}")
+        task.finish(run, {"step": run.step, "final_eval": metrics,
+                          "nonfinite_total": run.state["nonfinite_total"]})
+        run.say(f"{tag} done: {run.step} steps; checkpoint {latest_checkpoint(cfg.run_dir)}")
     acc.wait_for_everyone()
     return metrics

@@ -38,7 +38,7 @@ def main() -> None:
     convs = [[{"role": "system", "content": cfg.data.system_prompt}] + r["messages"] for r in rows]
     tok = friend.tokenizer
     results = {}
-    with friend.adapter(friend.has_adapter):
+    with friend.use(friend.models[-1]):
         generate_batch(friend, convs[:2], 4, batch_size=2)  # warm-up
         for name, fn in (("batched", lambda: generate_batch(
                 friend, convs, args.max_new_tokens, batch_size=args.batch_size)),

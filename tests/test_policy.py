@@ -66,7 +66,7 @@ class FakeFriend:
     """Stands in for a loaded model: heads-free, adapter context is a no-op."""
     heads, tokenizer, eot_id, has_adapter = {}, None, 0, True
 
-    def adapter(self, enabled):
+    def use(self, model):
         import contextlib
         return contextlib.nullcontext()
 
@@ -88,7 +88,7 @@ def test_private_note_never_reaches_the_reply_or_history(monkeypatch):
         return prompt[0]["content"] + "\nI'm here for you."
     policy, calls = _policy(monkeypatch, echo)
     conv = [{"role": "user", "content": "Nobody came to my party."}]
-    (reply,) = policy.respond([conv], use_adapter=False)
+    (reply,) = policy.respond([conv], "base")
     note = reply.meta["note"]
     assert note == "They feel abandoned and need reassurance that they matter."
     assert note not in reply.text and NOTE_HEADER not in reply.text
@@ -112,7 +112,7 @@ def test_crisis_replies_pass_or_are_replaced_and_meta_says_which(monkeypatch, se
             return second
         return "What happened? Tell me everything."
     policy, _ = _policy(monkeypatch, reply_fn)
-    (reply,) = policy.respond([[{"role": "user", "content": "I want to kill myself."}]], False)
+    (reply,) = policy.respond([[{"role": "user", "content": "I want to kill myself."}]], "base")
     crisis = reply.meta["crisis"]
     assert reply.meta["crisis_mode"] and crisis["outcome"] == outcome
     assert [a["instruction"] for a in crisis["attempts"]] == ["crisis", "strict"]

@@ -173,4 +173,4 @@ def test_a_run_trained_on_fixtures_carries_the_smoke_caveat(tmp_path):
     run = make_run(str(tmp_path), "smoke")  # cpu_smoke's data paths: the fixtures
     text = open(build_report(run)).read()
     assert "**Smoke run.**" in text.split("## Configuration")[0]
-    assert "is the same for both models" in text and "replaced by the fixed safe message 1" in text
+    assert "is the same for every model" in text and "replaced by the fixed safe message 1" in text

@@ -16,7 +16,7 @@ from batching import collate
 from training_model import TrainingModel, build_heads
 from losses import LOSS_NAMES, LossContext, denominators, lm_loss, kl_loss
 
-ALL = (1.0, 1.0, 1.0, 1.0)
+ALL = (1.0, 1.0, 1.0, 1.0, 0.0)  # lm, emotion, strategy, kl; dpo needs pairs
 
 
 @pytest.fixture()
@@ -44,7 +44,7 @@ def _terms(model, batch, weights=ALL):
 
 def test_supervised_position_lm_loss_equals_full_logits_loss(friend, prepared, smol_tok):
     batch = _batch(prepared, smol_tok)
-    _, terms = _terms(friend, batch, (1.0, 0.0, 0.0, 0.0))
+    _, terms = _terms(friend, batch, (1.0, 0.0, 0.0, 0.0, 0.0))
     full = friend.backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                            labels=batch["labels"]).loss
     assert abs(float(terms["lm"]) - float(full)) < 1e-5
@@ -52,15 +52,15 @@ def test_supervised_position_lm_loss_equals_full_logits_loss(friend, prepared, s
 
 def test_kl_is_zero_before_any_update_and_positive_after(friend, prepared, smol_tok):
     batch = _batch(prepared, smol_tok)
-    _, terms = _terms(friend, batch, (1.0, 0.0, 0.0, 1.0))
+    _, terms = _terms(friend, batch, (1.0, 0.0, 0.0, 1.0, 0.0))
     assert abs(float(terms["kl"])) < 1e-6
     opt = torch.optim.AdamW([p for p in friend.parameters() if p.requires_grad], lr=1e-2)
     for _ in range(3):
-        total, _ = _terms(friend, batch, (1.0, 0.0, 0.0, 0.0))
+        total, _ = _terms(friend, batch, (1.0, 0.0, 0.0, 0.0, 0.0))
         total.backward()
         opt.step()
         opt.zero_grad()
-    _, terms = _terms(friend, batch, (1.0, 0.0, 0.0, 1.0))
+    _, terms = _terms(friend, batch, (1.0, 0.0, 0.0, 1.0, 0.0))
     assert float(terms["kl"]) > 1e-4
 
 
@@ -78,14 +78,14 @@ def test_loss_goes_down_on_a_fixed_batch_over_30_steps(friend, prepared, smol_to
 
 
 def test_zero_weight_terms_are_not_computed(friend, prepared, smol_tok):
-    _, terms = _terms(friend, _batch(prepared, smol_tok), (1.0, 0.0, 1.0, 0.0))
+    _, terms = _terms(friend, _batch(prepared, smol_tok), (1.0, 0.0, 1.0, 0.0, 0.0))
     assert set(terms) == {"lm", "strategy"}
 
 
 def test_lm_only_examples_contribute_no_head_loss_or_gradient(friend, prepared, smol_tok):
     ed = collate([prepared.tokenized["ed"]["train"][i] for i in range(4)], smol_tok.pad_token_id)
     assert (ed["emotion_labels"] == IGNORE).all() and (ed["strategy_labels"] == IGNORE).all()
-    total, terms = _terms(friend, ed, (0.0, 1.0, 1.0, 0.0))
+    total, terms = _terms(friend, ed, (0.0, 1.0, 1.0, 0.0, 0.0))
     assert float(terms["emotion"]) == 0.0 and float(terms["strategy"]) == 0.0
     total.backward()
     for head in friend.heads.values():
