@@ -46,9 +46,9 @@ QWEN25_3B = dict(hidden_size=2048, num_hidden_layers=36, num_attention_heads=16,
 TINY = dict(QWEN25_3B, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
             intermediate_size=128, vocab_size=49152)
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-HEADS = (1.0, 0.2, 0.2, 0.0)  # example_config's loss weights
-NO_HEADS = (1.0, 0.0, 0.0, 0.0)
-WITH_KL = (1.0, 0.2, 0.2, 0.1)
+HEADS = (1.0, 0.2, 0.2, 0.0, 0.0)  # example_config's loss weights
+NO_HEADS = (1.0, 0.0, 0.0, 0.0, 0.0)
+WITH_KL = (1.0, 0.2, 0.2, 0.1, 0.0)
 
 
 # ------------------------------------------------------------------ inputs

@@ -31,11 +31,11 @@ from mixture import MixtureSampler  # noqa: E402
 from model import load_tokenizer  # noqa: E402
 from training import build_model, seed_everything  # noqa: E402
 
-VARIANTS = {  # (lm, emotion, strategy, kl)
-    "lm only (heads off)": (1.0, 0.0, 0.0, 0.0),
-    "lm + heads": (1.0, 0.2, 0.2, 0.0),
-    "lm + KL to base": (1.0, 0.0, 0.0, 0.1),
-    "lm + heads + KL to base": (1.0, 0.2, 0.2, 0.1),
+VARIANTS = {  # (lm, emotion, strategy, kl, dpo)
+    "lm only (heads off)": (1.0, 0.0, 0.0, 0.0, 0.0),
+    "lm + heads": (1.0, 0.2, 0.2, 0.0, 0.0),
+    "lm + KL to base": (1.0, 0.0, 0.0, 0.1, 0.0),
+    "lm + heads + KL to base": (1.0, 0.2, 0.2, 0.1, 0.0),
 }
 
 

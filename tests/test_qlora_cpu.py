@@ -90,7 +90,7 @@ def test_residual_stream_stays_in_the_compute_dtype_without_autocast(tiny_qwen_d
                     smol_tok.pad_token_id)
     hidden = model.hidden_states(batch["input_ids"], batch["attention_mask"])
     assert hidden.dtype == torch.bfloat16
-    total, terms = model(batch, (1.0, 0.2, 0.2, 0.1), denominators([batch]))
+    total, terms = model(batch, (1.0, 0.2, 0.2, 0.1, 0.0), denominators([batch]))
     assert total.dtype == torch.float32 and all(torch.isfinite(v) for v in terms.values())
     total.backward()
     lora = [p for n, p in model.named_parameters() if "lora_" in n]
