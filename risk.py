@@ -17,15 +17,16 @@ import re
 from dataclasses import dataclass, field
 
 from config import PROJECT_ROOT
-from risk_rules import normalize, rule_hits
+from risk_rules import FIGURATIVE, FRAME, normalize, rule_hits
 
 DEFAULT_CACHE = os.path.join(PROJECT_ROOT, "artifacts", "cache")
 ELEVATED = re.compile(r"\b(hopeless|worthless|can't go on|no way out|trapped|empty inside|"
                       r"hate my ?self|hate my life|nothing matters|give up on everything|want to "
                       r"give up|can't do this anymore|falling apart)\b")
 SHORT_ANSWER = 8  # words: a reply this short is read with the turns before it
-DISCOUNTED_BAR = 0.99  # rules that found only discounted hits (negated, past, someone else's) are
-# overruled by the scorer only when it is near certain: MiniLM reads negation poorly
+DISCOUNTED_BAR = 0.99  # rules that found only discounted hits (negated, past, someone else's), or
+# an idiom or frame (fiction, news, a medical purpose), are overruled by the scorer only when it
+# is near certain: MiniLM reads negation and figures of speech poorly
 SAFETY_QUESTION = re.compile(r"\bare you safe\b|\b(have|got) a plan\b|\b(thinking|thoughts)\b"
                              r".{0,12}\b(suicide|killing|ending|hurting|hurt) ?(yourself|your "
                              r"life|it)?\b|\bwant to (hurt|kill|end)\b|\bdo you mean (life|"
@@ -35,7 +36,7 @@ SAFETY_QUESTION = re.compile(r"\bare you safe\b|\b(have|got) a plan\b|\b(thinkin
 NOT_SAFE = re.compile(r"^(no|nope|not really|not sure|i don't know|i'm not|not at all|no i'm "
                       r"not)\b")
 DEESCALATING = re.compile(r"\b(thanks|thank you|better|helped|calmer|i'm (ok|okay|fine|safe)|"
-                          r"not going to|won't|just (kidding|joking)|feel(ing)? (a bit )?better|"
+                          r"not going to|i won't|won't do (it|anything)|just (kidding|joking)|feel(ing)? (a bit )?better|"
                           r"here with me)\b")
 AFFIRM = re.compile(r"^(yes|yeah|yep|yup|ya|i do|maybe|kind of|sort of|probably|i think so|"
                     r"tonight|soon|always|you know|the goodbye|something more|because i'm|"
@@ -93,9 +94,19 @@ def _history(messages: list[dict], context_turns: int, scorer) -> RiskAssessment
     return None
 
 
-def assess_risk(messages, context_turns: int = 4, scorer="default") -> RiskAssessment:
+def assess_many(conversations: list, scorer="default") -> list[RiskAssessment]:
+    """assess_risk for many conversations, the scorer's encoder run once over all of them."""
+    scorer = default_scorer() if scorer == "default" else scorer
+    convs = [[{"role": "user", "content": c}] if isinstance(c, str) else c for c in conversations]
+    scores = scorer.probabilities(convs) if scorer is not None else [None] * len(convs)
+    return [assess_risk(c, scorer=scorer, score=p) for c, p in zip(convs, scores)]
+
+
+def assess_risk(messages, context_turns: int = 4, scorer="default",
+                score: float | None = None) -> RiskAssessment:
     """Risk of the latest user turn (a string or chat messages), read with recent history.
-    `scorer`: "default" (the project's learned scorer), None (rules only), or a RiskScorer."""
+    `scorer`: "default" (the project's learned scorer), None (rules only), or a RiskScorer;
+    `score`: its probability for these messages when already computed (assess_many)."""
     if isinstance(messages, str):
         messages = [{"role": "user", "content": messages}]
     users = [m["content"] for m in messages if m.get("role") == "user"]
@@ -114,8 +125,10 @@ def assess_risk(messages, context_turns: int = 4, scorer="default") -> RiskAsses
                                       "counts": short,
                                       "discount": None if short else "earlier turn"}])
     if scorer is not None:
-        out.score = round(scorer.probabilities([messages])[0], 4)
-        discounted = bool(out.evidence) and not any(e["counts"] for e in out.evidence)
+        out.score = round(score if score is not None else scorer.probabilities([messages])[0], 4)
+        text = normalize(users[-1])
+        discounted = (bool(out.evidence) or bool(FIGURATIVE.search(text) or FRAME.search(text))) \
+            and not any(e["counts"] for e in out.evidence)
         bar = max(scorer.high, DISCOUNTED_BAR) if discounted else scorer.high
         if out.score >= bar and out.level != "high":
             out.level = "high"

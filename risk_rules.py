@@ -44,6 +44,8 @@ _RULES = [
                 r"actively|always)" + F + r" suicidal\b|\b(thinking|thoughts|think)\b.{0,12}\b"
                 r"(about|of) (suicide|killing myself|ending (it|my life))\b|\bsuicide (is|feels"
                 r" like) the only\b|\bsuicidal (again|thoughts)\b", "self"),
+    ("suicide", r"\b(want|going|plan\w*|ready|decided|need|trying) (to )?(commit )?suicide\b|"
+                r"\babout to (commit )?suicide\b", "self"),
     ("suicide", r"\b(want|wants|wanted|wish|going|plan\w*|ready|need|deserve|decided|about)"
                 r"( to)?" + F + r" (to )?die\b", "self"),
     ("suicide", r"\b(rather|better off|wish i (was|were)|want to be|wish i was|better i am|"
@@ -51,9 +53,13 @@ _RULES = [
     ("suicide", r"\b(hope|hoping|wish|wishing|pray|praying)\b.{0,35}\b(hits? me|kills? me|"
                 r"crash(es)?|i die|i'm dead|i was dead|not wake|don't wake|won't wake|never wake|"
                 r"wasn't alive|weren't alive|was never born|hadn't been born)\b|\bif i (died|"
-                r"was dead|were dead) (tomorrow|today|tonight)\b.{0,25}\bmind\b", "self-neg"),
+                r"was dead|were dead) (tomorrow|today|tonight)\b.{0,25}\bmind\b|\b(wouldn't|would "
+                r"not|won't|don't) (even )?(care|mind)\b.{0,12}\bif\b.{0,30}\b(crash\w*|i died|i "
+                r"die|i was dead|hit me|killed me|didn't wake|never woke|sank)\b|\b(imagin\w*|"
+                r"picturing|dream\w* (about|of)|plann?\w*) my (own )?funeral\b", "self-neg"),
     ("suicide", r"\b(can't|cannot|don't|do not) see (the point|a future|any future|a way)\b"
-                r".{0,30}\b(being here|living|going on|life|still here|alive|out)?|\bfuture "
+                r"(?! (of|in|to|with) (?!(living|life|being|going on|anything|it all|trying|"
+                r"existing|myself|me)\b))|\bfuture "
                 r"where i'm (still )?(here|alive)\b", "self-neg"),
     ("suicide", r"\bif i (just )?(wasn't|weren't|was not|were not|am not|disappeared|"
                 r"wasn't in it)\b.{0,25}\b(here|alive|around|existing|in it|for good|forever)?"
@@ -91,7 +97,9 @@ _RULES = [
                 r"\btell (my \w+|them|everyone|her|him) (that )?i loved\b", "self"),
     ("suicide", r"\b(goodbye|good bye)\b.{0,40}\b(forever|for good|i mean it|last|don't look|"
                 r"this time|i'm sorry|loved)\b|\bthis is goodbye\b|\bsaid (all )?my goodbyes\b|"
-                r"\bsay(ing)? goodbye (to everyone|forever)\b", "self"),
+                r"\bsay(ing)? goodbye (to everyone|forever)\b|\b(want|wanted|need|needed) to say "
+                r"goodbye\b(?!.{0,40}\b(before|trip|flight|move|moving|leave|leaving|holiday|"
+                r"vacation|party|class|team)\b)", "self"),
     ("suicide", r"\b(wrote|write|writing|written|left)\b.{0,30}\b(note|notes|letters?)\b.{0,40}"
                 r"\b(for|to) (my|whoever|everyone|the people|after)|\b(goodbye|suicide) "
                 r"(note|letter)s?\b|\bletters? (for|to) my (mum|mom|kids|family|sister|brother)"
@@ -165,7 +173,8 @@ _RULES = [
     ("self-harm", r"\b(i'm|i am|i've been|been|started|keep|still|again)\b.{0,15}\bcutting\b|"
                   r"\b(urge|want|need|trying not)\b.{0,15}\b(to )?(cut|hurt myself|burn myself)\b|"
                   r"\bcut (deeper|deep|again|my (arm|arms|leg|legs|thighs|wrist|wrists))\b|"
-                  r"\bcuts?\b.{0,20}\b(arms|thighs|legs)\b|\b(on purpose)\b", "self"),
+                  r"\bcuts?\b.{0,20}\b(arms|thighs|legs)\b|\b(hurt|cut|burn\w*|hit|injur\w*|"
+                  r"scratch\w*|bruis\w*)\b.{0,20}\bon purpose\b", "self"),
     ("self-harm", r"\bcarved\b.{0,30}\binto my\b|\bdrank bleach\b|\bburn(ed|t)? (my|myself)\b.{0,20}"
                   r"\b(lighter|iron|cigarette|hot water)\b|\b(lighter|hot water)\b.{0,30}"
                   r"\b(arm|hand|skin)\b", "self"),
@@ -229,7 +238,8 @@ PAST = re.compile(r"\b(i was (\w+ )?(suicidal|depressed|in hospital|abused|cutti
                   r"clean|in recovery|recovered|better place now|doing (much )?better now|back in "
                   r"(school|uni|the day)|in (19|20)\d\d|in \d+(th|st|nd|rd) grade|that was (\w+ )?"
                   r"(years|months) ago|survived|since then|i'm ok now|i'm safe now|went through)\b")
-FRAME = re.compile(r"\blyrics?\b|\b(my|the|this|a|in) (novel|story|book|film|movie|show|series|"
+FRAME = re.compile(r"\bfor (a|my|the|this) (headache|migraine|fever|cold|flu|cramps|period|"
+                   r"toothache|back pain|sore throat|hangover)\b|\blyrics?\b|\b(my|the|this|a|in) (novel|story|book|film|movie|show|series|"
                    r"episode|game(?! called life)|character|sim|poem|play|song|chorus|verse|opera|"
                    r"podcast|script|"
                    r"documentary|article|report|news|essay|dissertation|class|lesson|homework|"
@@ -242,7 +252,8 @@ FIGURATIVE = re.compile(r"\b(die|dying|died|dead|deceased) (of|from) (embarrassm
                         r"boredom|shame|cringe)\b|\bdying to\b|\bto die for\b|\bkill(ed|ing)? "
                         r"it\b|\bkill(ing)? for\b|\bkill me now\b|\bkilling me\b|\bwill kill me "
                         r"if\b|\bgoing to kill me\b|\bkill (her|him) if\b.{0,20}\blate\b")
-OTHERS = re.compile(r"\b(he|she|they|he's|she's|they're|his|her|their|my (friend|brother|sister|"
+OTHERS = re.compile(r"\b(you|you're|youre|your|yourself|he|she|they|he's|she's|they're|his|her|"
+                    r"their|my (friend|brother|sister|"
                     r"mum|mom|mother|dad|father|son|daughter|cousin|partner|boyfriend|girlfriend|"
                     r"classmate|roommate|flatmate|colleague|coworker|student|patient|uncle|aunt|"
                     r"grandma|grandpa)|someone|people|a (man|woman|guy|girl)|celebrity)\b")

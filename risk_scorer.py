@@ -18,7 +18,8 @@ window by window (a signal buried in small talk), keeping the highest. Logistic 
 trained on the train split of `data/crisis/messages.jsonl` (our own writing, to
 docs/CRISIS_POLICY.md), thresholds chosen on its dev split, never on test. The weights are
 built on first use into the cache as safetensors with their provenance (data hash, counts,
-encoder, thresholds, dev figures); `python scripts/train_risk_scorer.py` rebuilds and reports.
+encoder, thresholds, dev figures); a changed data or rule file builds new ones (the cache key
+hashes both), and `python scripts/eval_risk.py` reports on them.
 
     python scripts/eval_risk.py
 """
@@ -63,14 +64,16 @@ class Encoder:
 
     @torch.no_grad()
     def __call__(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
-        out = []
+        order = sorted(range(len(texts)), key=lambda k: len(texts[k]))  # batches of like length
+        out = torch.zeros(len(texts), 384)
         for i in range(0, len(texts), batch_size):
-            b = self.tokenizer(texts[i:i + batch_size], padding=True, truncation=True,
+            idx = order[i:i + batch_size]
+            b = self.tokenizer([texts[k] for k in idx], padding=True, truncation=True,
                                max_length=256, return_tensors="pt")
             h = self.model(**b).last_hidden_state
             m = b["attention_mask"].unsqueeze(-1).float()
-            out.append(torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1))
-        return torch.cat(out) if out else torch.zeros(0, 384)
+            out[idx] = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1)
+        return out
 
 
 def dialogue_window(messages: list[dict]) -> str:
@@ -103,13 +106,12 @@ class RiskScorer:
         for k, msgs in enumerate(conversations):
             users = [m for m in msgs if m["role"] == "user"]
             text = users[-1]["content"] if users else ""
-            window = dialogue_window(msgs)
+            dialog.append(dialogue_window(msgs))
             for w in windows(text):
                 latest.append(w)
-                dialog.append(window)
                 owner.append(k)
-        emb = self.encoder(latest + dialog)
-        return torch.cat([emb[:len(latest)], emb[len(latest):]], dim=1), owner
+        emb = self.encoder(latest + dialog)  # the dialogue once per conversation, not per window
+        return torch.cat([emb[:len(latest)], emb[len(latest):][owner]], dim=1), owner
 
     def probabilities(self, conversations: list[list[dict]]) -> list[float]:
         x, owner = self.features(conversations)
@@ -201,8 +203,11 @@ def load_scorer(cache_dir: str) -> RiskScorer:
     from safetensors import safe_open
 
     from cache import build_once
-    with open(DATA, "rb") as f:
-        tag = hashlib.sha256(f.read()).hexdigest()[:12]
+    digest = hashlib.sha256()
+    for path in (DATA, os.path.join(PROJECT_ROOT, "risk_rules.py")):  # thresholds depend on both
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    tag = digest.hexdigest()[:12]
     encoder = Encoder()
 
     def build(tmp: str) -> None:

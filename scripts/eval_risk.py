@@ -27,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from reply_check import check_crisis_reply  # noqa: E402
-from risk import assess_risk, default_scorer  # noqa: E402
+from risk import assess_many, assess_risk, default_scorer  # noqa: E402
 from risk_scorer import read_messages  # noqa: E402
 
 CSSRS = os.path.join(ROOT, "..", "shared", "crisis-external", "500_Reddit_users_posts_labels.csv")
@@ -73,14 +73,15 @@ def cssrs_posts(cell: str) -> list[str]:
     return [p for p in (str(x).strip(" '\"") for x in posts) if p]
 
 
-def cssrs(scorer) -> dict | None:
+def cssrs(scorer, every: int = 1) -> dict | None:
+    """User-level figures over every `every`-th user (1: all 500; the test reads a subset)."""
     if not os.path.isfile(CSSRS):
         return None
     with open(CSSRS, encoding="utf-8") as f:
-        users = list(csv.DictReader(f))
+        users = list(csv.DictReader(f))[::every]
     flagged = defaultdict(list)
     for u in users:
-        hit = any(assess_risk(p, scorer=scorer).level == "high" for p in cssrs_posts(u["Post"]))
+        hit = any(a.level == "high" for a in assess_many(cssrs_posts(u["Post"]), scorer))
         flagged[u["Label"]].append(hit)
     share = {k: sum(v) / len(v) for k, v in flagged.items()}
     high = [x for k in ("Ideation", "Behavior", "Attempt") for x in flagged[k]]
