@@ -1,9 +1,12 @@
-"""CPU training-step benchmark: heads on vs off, KL to the base model on vs off, side by side.
+"""CPU training-step benchmark: heads on vs off, KL to the base model on vs off, and a DPO step,
+side by side.
 
 One model (the config's, LoRA + both heads) and one fixed list of mixture batches; each
 variant runs the same batches, interleaved round by round so drift hits all variants alike.
-A zero loss weight skips a term entirely, exactly as in training. Prints median step times
-and ratios against the LM-only step.
+A zero loss weight skips a term entirely, exactly as in training. The DPO variant runs the
+same examples as preference pairs (chosen: the example; rejected: its prompt with the next
+example's reply; reference log-probs precomputed, as dpo.py caches them), so its step sees
+twice the rows of an SFT step. Prints median step times and ratios against the first variant.
 
     python scripts/bench_train.py --config config/cpu_smoke.json --steps 12
     python scripts/bench_train.py --set quant.load_in_4bit=true --norms fp32   # the old 4-bit
@@ -25,7 +28,7 @@ import torch  # noqa: E402
 
 from config_load import load_config  # noqa: E402
 from dataset import column, prepare_from_config  # noqa: E402
-from batching import collate  # noqa: E402
+from batching import collate, collate_pairs  # noqa: E402
 from losses import denominators  # noqa: E402
 from mixture import MixtureSampler  # noqa: E402
 from model import load_tokenizer  # noqa: E402
@@ -36,7 +39,21 @@ VARIANTS = {  # (lm, emotion, strategy, kl, dpo)
     "lm + heads": (1.0, 0.2, 0.2, 0.0, 0.0),
     "lm + KL to base": (1.0, 0.0, 0.0, 0.1, 0.0),
     "lm + heads + KL to base": (1.0, 0.2, 0.2, 0.1, 0.0),
+    "dpo (pairs: 2x the rows)": (0.0, 0.0, 0.0, 0.0, 1.0),
 }
+
+
+def as_pairs(examples: list[dict], pad_id: int, beta: float = 0.1) -> dict:
+    """The SFT micro-batch's examples as DPO pairs (rejected: the next example's reply)."""
+    pairs = []
+    for k, e in enumerate(examples):
+        other = examples[(k + 1) % len(examples)]
+        pl = e["prompt_length"]
+        pairs.append({"chosen_ids": list(e["input_ids"]), "prompt_length": pl,
+                      "rejected_ids": list(e["input_ids"][:pl]) +
+                      list(other["input_ids"][other["prompt_length"]:]),
+                      "ref_chosen": -20.0, "ref_rejected": -20.0})
+    return collate_pairs(pairs, pad_id, beta)
 
 
 def step(model, optimizer, batch, weights) -> float:
@@ -77,15 +94,19 @@ def main() -> None:
     # only batches with supervised tokens: the KL and LM terms have work on every one
     batches = []
     while len(batches) < args.steps + 2:
-        b = collate([train[s][i] for s, i in sampler.next_batch()], tok.pad_token_id)
+        examples = [train[s][i] for s, i in sampler.next_batch()]
+        b = collate(examples, tok.pad_token_id)
         if denominators([b])["lm"]:
-            batches.append(b)
+            batches.append({"sft": b, "dpo": as_pairs(examples, tok.pad_token_id)})
+
+    def pick(batch, weights):
+        return batch["dpo"] if weights[-1] > 0 else batch["sft"]
     for weights in variants.values():  # warm-up
-        step(model, opt, batches[0], weights)
+        step(model, opt, pick(batches[0], weights), weights)
     times = {name: [] for name in variants}
     for batch in batches[2:]:
         for name, weights in variants.items():
-            times[name].append(step(model, opt, batch, weights))
+            times[name].append(step(model, opt, pick(batch, weights), weights))
     base = statistics.median(times[args.variants[0]])
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}; model {cfg.model.name_or_path}; "
