@@ -83,6 +83,30 @@ def _command(text: str, history: list, styles: list, out) -> tuple[list, list]:
     return history, styles
 
 
+def _read_turn(stdin, out) -> str | None:
+    """The user's next line, stripped; "" to ask again; None at end of input or Ctrl-C."""
+    out.write("you> ")
+    out.flush()
+    try:
+        line = stdin.readline()
+    except KeyboardInterrupt:
+        return None
+    except UnicodeDecodeError:
+        out.write("(that line was not readable text; please type it again)\n")
+        return ""
+    return line.strip() if line else None
+
+
+def _finish_reply(reply, streamers: list, out) -> None:
+    """A crisis reply is shown whole (it was checked first); a streamed one gets its ending."""
+    if reply.meta.get("crisis_mode"):
+        out.write(f"[crisis mode] friend> {reply.text}\n")
+        return
+    for st in streamers:
+        st.finish(cut=bool(reply.meta.get("hit_token_cap")))
+    out.write("\n")
+
+
 def run_chat(cfg, stdin=None, out=None) -> int:
     """Entry point of `python main.py chat`; returns the exit code."""
     from loading import load_for_inference
@@ -114,22 +138,11 @@ def run_chat(cfg, stdin=None, out=None) -> int:
         out.flush()
 
     while True:
-        out.write("you> ")
-        out.flush()
-        try:
-            line = stdin.readline()
-        except KeyboardInterrupt:
+        text = _read_turn(stdin, out)
+        if text is None or text in ("/quit", "/exit"):
             break
-        except UnicodeDecodeError:
-            out.write("(that line was not readable text; please type it again)\n")
-            continue
-        if not line:
-            break
-        text = line.strip()
         if not text:
             continue
-        if text in ("/quit", "/exit"):
-            break
         if text.startswith("/"):
             history, styles = _command(text, history, styles, out)
             continue
@@ -142,12 +155,7 @@ def run_chat(cfg, stdin=None, out=None) -> int:
             out.write("\n")
             history.pop()
             continue
-        if reply.meta.get("crisis_mode"):
-            out.write(f"[crisis mode] friend> {reply.text}\n")
-        else:
-            for st in streamers:
-                st.finish(cut=bool(reply.meta.get("hit_token_cap")))
-            out.write("\n")
+        _finish_reply(reply, streamers, out)
         history.append({"role": "assistant", "content": reply.text})
     out.write("bye\n")
     return 0
