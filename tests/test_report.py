@@ -174,3 +174,37 @@ def test_a_run_trained_on_fixtures_carries_the_smoke_caveat(tmp_path):
     text = open(build_report(run)).read()
     assert "**Smoke run.**" in text.split("## Configuration")[0]
     assert "is the same for every model" in text and "replaced by the fixed safe message 1" in text
+
+
+def test_a_run_with_the_dpo_stage_gets_its_section_column_curves_and_both_deltas(tmp_path):
+    from report import build_report
+    run = make_run(str(tmp_path), "dpo")
+    _jsonl(os.path.join(run, "dpo", "logs", "train_metrics.jsonl"),
+           [{"step": s, "loss": 0.69 - s / 100, "dpo": 0.69 - s / 100, "dpo/margin": s / 50,
+             "dpo/accuracy": 0.5 + s / 40, "dpo/chosen_logp": -20.0 + s / 10,
+             "dpo/rejected_logp": -20.0 - s / 10, "nonfinite_total": 0} for s in range(1, 11)])
+    _jsonl(os.path.join(run, "dpo", "logs", "eval_metrics.jsonl"),
+           [{"step": s, "heldout_loss": 0.6931 - s / 100, "heldout_accuracy": s / 10,
+             "heldout_margin": s / 50, "heldout_chosen_logp": -20.0, "heldout_rejected_logp": -21.0,
+             "heldout_pairs_n": 6} for s in (0, 5, 10)])
+    _json(os.path.join(run, "dpo", "pairs_info.json"),
+          {"counts": {"spin_pairs": 24, "safety_pairs": 1, "safety_no_passing_sample": 7}})
+    _json(os.path.join(run, "completed", "dpo"), {"fingerprint": "x"})
+    eq_path = os.path.join(run, "eq_bench", "results.json")
+    eq = json.load(open(eq_path))
+    eq["dpo"] = dict(eq["finetuned"], score=75.0)
+    eq["comparison_dpo_vs_base"] = {"delta_total": 5.0, "paired_items": 5, "paired_delta": 5.0,
+                                    "ci95": [4.0, 6.0]}
+    eq["comparison_dpo_vs_sft"] = {"delta_total": 2.0, "paired_items": 5, "paired_delta": 2.0,
+                                   "ci95": [1.0, 3.0]}
+    json.dump(eq, open(eq_path, "w"))
+    text = open(build_report(run)).read()
+    assert "spin_pairs 24, safety_pairs 1, safety_no_passing_sample 7" in text
+    assert "| 10 | 0.593 | 1.000 |" in text  # held-out loss and reward accuracy at step 10
+    eq_lines = [line for line in text.splitlines() if "SFT+DPO" in line]
+    assert any("75.00" in line for line in eq_lines), eq_lines
+    assert any("(SFT+DPO - base) over the 5 items parseable in both runs: 5.00, bootstrap 95% "
+               "interval [+4.00, +6.00]" in line for line in eq_lines), eq_lines
+    assert any("(SFT+DPO - fine-tuned) over the 5 items parseable in both runs: 2.00, bootstrap "
+               "95% interval [+1.00, +3.00]" in line for line in eq_lines), eq_lines
+    assert os.path.getsize(os.path.join(run, "figures", "dpo.png")) > 0
