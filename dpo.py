@@ -27,11 +27,12 @@ import torch
 from batching import collate_pairs, micro_batches, to_device
 from checkpoint import latest_checkpoint, list_checkpoints
 from config import LossesConfig, OutputConfig, UserError, loss_weights, save_config, to_dict
+from distributed import agree_max, make_accelerator
 from files import read_jsonl, write_json_atomic, write_jsonl_atomic
 from losses import dpo_terms, reply_logps
 from mixture import MixtureSampler
 from runlog import JsonlLog, is_completed, mark_completed, write_manifest
-from training import (Run, _agree_max, make_accelerator, run_training, seed_everything)
+from training import Run, run_training, seed_everything
 from training_model import TrainingModel
 
 
@@ -238,7 +239,7 @@ class DpoTask:
         mine = run.sampler.next_batch()[acc.process_index::acc.num_processes]
         examples = [run.train[s][i] for s, i in mine]
         groups = micro_batches(examples, t.batch_size, t.grad_accum, t.max_tokens_per_batch,
-                               _agree_max(acc))
+                               agree_max(acc))
         return [collate_pairs(g, run.tok.pad_token_id, run.cfg.dpo.beta) for g in groups]
 
     def validate(self, run: Run, at_step: int) -> dict:

@@ -23,6 +23,7 @@ from batching import batch_counts, collate, micro_batches, to_device
 from checkpoint import (CheckpointError, latest_checkpoint, list_checkpoints, load_checkpoint,
                         save_checkpoint)
 from config import UserError, loss_weights, save_config, to_dict
+from distributed import agree_max, make_accelerator, reduce_sum
 from training_model import TrainingModel, build_heads
 from losses import LOSS_NAMES, denominators
 from mixture import MixtureSampler
@@ -87,7 +88,7 @@ def train_step(model, micro: list, weights: tuple, params: list, optimizer, acce
     and the summed terms come back together, before the optimizer decides to step.
     Returns (summed terms, finite, grad norm, denominators)."""
     if denoms is None:
-        denoms = _reduce_sum(accelerator, denominators(micro))
+        denoms = reduce_sum(accelerator, denominators(micro))
         micro = [to_device(b, accelerator.device) for b in micro]
     terms_sum, finite = forward_backward(model, micro, weights, denoms, accelerator)
     grad_norm = accelerator.clip_grad_norm_(params, max_grad_norm)
@@ -106,41 +107,6 @@ def train_step(model, micro: list, weights: tuple, params: list, optimizer, acce
         optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return dict(zip(names, host[2:])), finite_all, host[1] if finite_all else float("nan"), denoms
-
-
-def make_accelerator(mixed_precision: str):
-    """accelerate with the config's precision; cpu=True without CUDA lets a torchrun-style
-    launch form a gloo (MULTI_CPU) group.
-
-    accelerate keeps one process-wide AcceleratorState and refuses a second Accelerator
-    with another precision; a second run in the same process (a notebook, the test suite)
-    drops that state first. The distributed part (PartialState) is kept.
-    """
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-    from accelerate.utils import DistributedDataParallelKwargs
-
-    if AcceleratorState._shared_state.get("_mixed_precision", mixed_precision) != mixed_precision:
-        AcceleratorState._reset_state(reset_partial_state=False)
-    return Accelerator(mixed_precision=mixed_precision, cpu=not torch.cuda.is_available(),
-                       kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=False)])
-
-
-def _reduce_sum(accelerator, values: dict) -> dict:
-    if accelerator.num_processes == 1:
-        return values
-    keys = sorted(values)
-    t = torch.tensor([float(values[k]) for k in keys], device=accelerator.device)
-    t = accelerator.reduce(t, reduction="sum")
-    return {k: v for k, v in zip(keys, t.tolist())}
-
-
-def _agree_max(accelerator):
-    """Every DDP process must run as many micro-batches as the busiest one."""
-    if accelerator.num_processes == 1:
-        return None
-    return lambda n: int(accelerator.reduce(torch.tensor(n, device=accelerator.device),
-                                            reduction="max"))
 
 
 # ------------------------------------------------------------------ setup
@@ -308,7 +274,7 @@ def next_micro_batches(run: Run) -> list[dict]:
     mine = run.sampler.next_batch()[acc.process_index::acc.num_processes]
     examples = [run.train[s][i] for s, i in mine]
     groups = micro_batches(examples, t.batch_size, t.grad_accum, t.max_tokens_per_batch,
-                           _agree_max(acc))
+                           agree_max(acc))
     return [collate(g, run.tok.pad_token_id) for g in groups]
 
 
@@ -384,7 +350,7 @@ def run_training(cfg, resume: bool = False, task=None) -> dict:
         bar.update(1)
         run.state["consecutive_nonfinite"] = 0 if finite else run.state["consecutive_nonfinite"] + 1
         run.state["nonfinite_total"] += int(not finite)
-        tokens = int(_reduce_sum(acc, {"tokens": tokens})["tokens"])
+        tokens = int(reduce_sum(acc, {"tokens": tokens})["tokens"])
         run.state["tokens_seen"] += tokens
         row = step_row(run, terms, finite, grad_norm, denoms, lr, tokens, time.perf_counter() - t0)
         run.train_log.append(row)

@@ -239,7 +239,8 @@ class Project:
         a freshly prepared wrapper (shared weights) and accelerator for `mixed_precision`."""
         from training_model import TrainingModel
         from config import LOSS_NAMES
-        from training import make_accelerator, train_step
+        from distributed import make_accelerator
+        from training import train_step
         acc = make_accelerator(mixed_precision or self.cfg.training.mixed_precision)
         wrapper = TrainingModel(self.model.backbone, dict(self.model.heads.items()))
         params = [p for p in wrapper.parameters() if p.requires_grad]

@@ -29,7 +29,7 @@ import torch  # noqa: E402
 from config_load import load_config  # noqa: E402
 from dataset import column, prepare_from_config  # noqa: E402
 from batching import collate, collate_pairs  # noqa: E402
-from losses import denominators  # noqa: E402
+from losses import LOSS_NAMES, denominators  # noqa: E402
 from mixture import MixtureSampler  # noqa: E402
 from model import load_tokenizer  # noqa: E402
 from training import build_model, seed_everything  # noqa: E402
@@ -100,7 +100,8 @@ def main() -> None:
             batches.append({"sft": b, "dpo": as_pairs(examples, tok.pad_token_id)})
 
     def pick(batch, weights):
-        return batch["dpo"] if weights[-1] > 0 else batch["sft"]
+        dpo = dict(zip(LOSS_NAMES, weights, strict=True))["dpo"] > 0
+        return batch["dpo"] if dpo else batch["sft"]
     for weights in variants.values():  # warm-up
         step(model, opt, pick(batches[0], weights), weights)
     times = {name: [] for name in variants}
