@@ -97,11 +97,37 @@ def _read_local_rows(source: str, split: str, path: str, header=None) -> tuple[l
     return rows, bad, None
 
 
-def _local_splits(source: str, path: str, data_files: dict) -> dict:
+def _rows_table(source: str, split: str, path: str, header, cache_dir: str):
+    """(Arrow table of row texts, unreadable rows, CSV header, content hash) of one local
+    file. The parsed rows are kept in `cache_dir` under the file's content hash, so a warm
+    run memory-maps them instead of re-validating every line."""
+    import pyarrow as pa
+
+    with open(path, "rb") as fh:
+        digest = hashlib.sha256(fh.read()).hexdigest()[:32]
+    cached = os.path.join(cache_dir, f"rows-{_fingerprint('rows', digest, _code_version())}.arrow")
+    if os.path.isfile(cached):
+        table = pa.ipc.open_file(pa.memory_map(cached)).read_all()
+        meta = {k.decode(): json.loads(v) for k, v in (table.schema.metadata or {}).items()}
+        if header is not None and meta["header"] is not None and meta["header"] != header:
+            raise DataError(f"source '{source}': the {split} file's columns "
+                            f"{meta['header']} differ from train's {header}: {path}")
+        return table, meta["unreadable"], meta["header"], digest
+    rows, bad, cols = _read_local_rows(source, split, path, header)
+    table = pa.Table.from_pydict({ROW: pa.array(rows, pa.string())}).replace_schema_metadata(
+        {"unreadable": json.dumps(bad), "header": json.dumps(cols)})
+    os.makedirs(cache_dir, exist_ok=True)
+    tmp = f"{cached}.tmp-{os.getpid()}"
+    with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    os.replace(tmp, cached)
+    return table, bad, cols, digest
+
+
+def _local_splits(source: str, path: str, data_files: dict, cache_dir: str) -> dict:
     """{split: (in-memory Dataset of row texts, unreadable rows)} of a local folder; the
     Dataset's fingerprint is the file's content hash, so caching stays exact."""
     import datasets
-    import pyarrow as pa
 
     files = {**DEFAULT_FILES[source], **(data_files or {})}
     out, header = {}, None
@@ -111,12 +137,9 @@ def _local_splits(source: str, path: str, data_files: dict) -> dict:
             raise DataError(f"source '{source}': file for split '{split}' not found: {f}")
         if os.path.splitext(f)[1].lower() not in BUILDERS:
             raise DataError(f"source '{source}': unsupported file type of {f}")
-        rows, bad, cols = _read_local_rows(source, split, f, header)
+        table, bad, cols, fp = _rows_table(source, split, f, header, cache_dir)
         header = header or cols
-        with open(f, "rb") as fh:
-            fp = hashlib.sha256(fh.read()).hexdigest()[:32]
-        out[split] = (datasets.Dataset(pa.Table.from_pydict({ROW: pa.array(rows, pa.string())}),
-                                       fingerprint=fp), bad)
+        out[split] = (datasets.Dataset(table.replace_schema_metadata(None), fingerprint=fp), bad)
     return out
 
 
@@ -124,7 +147,7 @@ def load_raw_splits(source: str, path: str, name, data_files: dict, cache_dir: s
     """{split: (Dataset of raw rows, unreadable rows)} from the hub id or a local folder in
     the upstream format."""
     if os.path.isdir(path):
-        return _local_splits(source, path, data_files)
+        return _local_splits(source, path, data_files, cache_dir)
     if not is_hub_id(path):
         raise DataError(f"source '{source}': local folder not found: {path}")
     why = hub_unreachable()
@@ -148,8 +171,9 @@ TOKEN_COLUMNS = ["input_ids", "labels", "prompt_length", "truncated_turns", "dro
 
 
 def column(ds, name: str) -> list:
-    """One column as a list, in one Arrow read (iterating `ds[name]` reads row by row)."""
-    return ds.select_columns([name])[:][name] if len(ds) else []
+    """One column as a list, in one Arrow read (iterating `ds[name]` reads row by row, and
+    the python formatter is ~3x slower than the Arrow one on a filtered split)."""
+    return ds.with_format("arrow")[name].to_pylist() if len(ds) else []
 
 
 def _empty(columns: list[str]):
@@ -311,9 +335,11 @@ def prepare_data(sources: dict, tokenizer, system_prompt: str, max_seq_len: int,
                                           max_rows_per_split, splits)
     if vocabs is None:
         out.emotion_vocab = build_vocab([n for s in canon.values()
-                                         for n in s["train"]["emotion_name"]], GOEMOTIONS_LABELS)
+                                         for n in column(s["train"], "emotion_name")],
+                                        GOEMOTIONS_LABELS)
         out.strategy_vocab = build_vocab([n for s in canon.values()
-                                          for n in s["train"]["strategy_name"]], ESCONV_STRATEGIES)
+                                          for n in column(s["train"], "strategy_name")],
+                                         ESCONV_STRATEGIES)
     else:
         out.emotion_vocab, out.strategy_vocab = vocabs.get("emotion", []), vocabs.get("strategy", [])
     for source in canon:

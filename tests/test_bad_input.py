@@ -191,16 +191,18 @@ def test_columns_that_differ_in_one_split_exit_2_naming_it(tmp_path, capsys):
     dst = _copy_fixtures(tmp_path)
     text = open(dst / "ed" / "test.csv").read().replace("sys_response", "reply", 1)
     (dst / "ed" / "test.csv").write_text(text)
-    rc, msg = _main(_data_args(dst, tmp_path), capsys)
-    assert rc == 2 and "test" in msg and "reply" in msg and "test.csv" in msg
+    for run in ("cold", "warm: parsed rows read from the cache"):
+        rc, msg = _main(_data_args(dst, tmp_path), capsys)
+        assert rc == 2 and "test" in msg and "reply" in msg and "test.csv" in msg, run
 
 
 def test_unreadable_jsonl_lines_cost_one_row_each(tmp_path, capsys):
     dst = _copy_fixtures(tmp_path)
     with open(dst / "goemotions" / "train.jsonl", "ab") as f:
         f.write(b'\x00\x01\xff binary junk\n{"text": "truncated", "lab\n\xc3\x28 not utf-8\n')
-    rc, out = _main(_data_args(dst, tmp_path), capsys)
-    assert rc == 0 and '"unreadable_row": 3' in out
+    for run in ("cold", "warm: parsed rows read from the cache"):
+        rc, out = _main(_data_args(dst, tmp_path), capsys)
+        assert rc == 0 and '"unreadable_row": 3' in out, run
 
 
 def test_a_missing_path_that_looks_like_a_hub_id_fails_at_once_offline(tmp_path, capsys,

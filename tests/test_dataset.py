@@ -132,6 +132,34 @@ def test_second_prepare_reads_the_cache_instead_of_recomputing(tmp_path, smol_to
     assert other.tokenized["ed"]["train"]._fingerprint != first.tokenized["ed"]["train"]._fingerprint
 
 
+def test_warm_prepare_parses_no_file_and_an_edited_file_is_read_again(tmp_path, smol_tok,
+                                                                      monkeypatch):
+    import shutil
+
+    import dataset
+    from conftest import FIXTURES
+    data, cache = tmp_path / "data", str(tmp_path / "cache")
+    shutil.copytree(FIXTURES, data)
+    sources = {s: {"path": str(data / s), "name": None, "data_files": {}} for s in SOURCES}
+    first = prepare_data(sources, smol_tok, SYSTEM, 256, cache, log=lambda *_: None)
+
+    def no_parsing(*args):
+        raise AssertionError(f"parsed {args[2]} although its rows are cached")
+    monkeypatch.setattr(dataset, "_read_local_rows", no_parsing)
+    second = prepare_data(sources, smol_tok, SYSTEM, 256, cache, log=lambda *_: None)
+    assert second.stats == first.stats
+    for s in SOURCES:
+        for split in ("train", "validation", "test"):
+            assert second.tokenized[s][split]["input_ids"] == first.tokenized[s][split]["input_ids"]
+    monkeypatch.undo()
+    path = data / "goemotions" / "train.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[1:]))  # one row fewer: the content hash changes
+    third = prepare_data(sources, smol_tok, SYSTEM, 256, cache, log=lambda *_: None)
+    assert third.stats["goemotions"]["train"]["rows_read"] == \
+        first.stats["goemotions"]["train"]["rows_read"] - 1
+
+
 @pytest.mark.parametrize("source", ["ed", "esconv", "goemotions"])
 def test_fixture_splits_share_no_user_text(source):
     """No user turn of a validation or test fixture appears in another split: held-out
