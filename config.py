@@ -116,6 +116,10 @@ class TrainingConfig:
     # refill either way. 0 = fixed batch_size examples per micro-batch.
     max_tokens_per_batch: int = 0
     lr: float = 2e-4  # peak learning rate (AdamW)
+    # peak learning rate of the emotion/strategy heads; 0 = lr. They start from random
+    # weights while LoRA starts at a zero update, and on a short run at lr they learn little
+    # more than the class prior (docs/BENCHMARKS.md, the real-data run).
+    head_lr: float = 0.0
     weight_decay: float = 0.0  # AdamW decoupled weight decay
     warmup_steps: int = 50  # linear warmup steps, then cosine decay to 0 at max_steps
     max_grad_norm: float = 1.0  # gradient clipping

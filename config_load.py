@@ -236,6 +236,7 @@ def validate(cfg: Config, where: str = "", set_keys: set = frozenset()) -> None:
     t, run_name = cfg.training, cfg.output.run_name
     checks = [
         (t.lr > 0, "training.lr", "must be > 0"),
+        (t.head_lr >= 0, "training.head_lr", "must be >= 0 (0 = training.lr)"),
         (cfg.lora.r >= 1, "lora.r", "must be >= 1"),
         (cfg.lora.alpha > 0, "lora.alpha", "must be > 0"),
         (0 <= cfg.lora.dropout < 1, "lora.dropout", "must be in [0, 1)"),

@@ -137,6 +137,16 @@ class Run:
         return print if self.accelerator.is_main_process else (lambda *a, **k: None)
 
 
+def param_groups(model, t_cfg) -> list[dict]:
+    """LoRA adapters at training.lr, the heads at training.head_lr (0: the same); one
+    schedule scales both, and the logged lr is the adapters'."""
+    heads = [p for p in model.heads.parameters() if p.requires_grad]
+    in_heads = {id(p) for p in heads}
+    groups = [{"params": [p for p in model.parameters()
+                          if p.requires_grad and id(p) not in in_heads], "lr": t_cfg.lr}]
+    return groups + ([{"params": heads, "lr": t_cfg.head_lr or t_cfg.lr}] if heads else [])
+
+
 def setup(cfg) -> Run:
     """Accelerator, tokenizer, data, model, optimizer, schedule and sampler for `cfg`."""
     from transformers import get_cosine_schedule_with_warmup
@@ -157,7 +167,8 @@ def setup(cfg) -> Run:
     model = build_model(cfg, tok, {"emotion": data.emotion_vocab,
                                    "strategy": data.strategy_vocab}, accelerator.local_process_index)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=t_cfg.lr, weight_decay=t_cfg.weight_decay)
+    optimizer = torch.optim.AdamW(param_groups(model, t_cfg), lr=t_cfg.lr,
+                                  weight_decay=t_cfg.weight_decay)
     scheduler = get_cosine_schedule_with_warmup(optimizer, t_cfg.warmup_steps, t_cfg.max_steps)
     train = {s: sp["train"] for s, sp in data.tokenized.items() if len(sp["train"])}
     val = {s: sp["validation"] for s, sp in data.tokenized.items() if len(sp["validation"])}

@@ -123,7 +123,8 @@ def test_trust_remote_code_warns_naming_the_folder(tiny_model_dir, caplog):
 
 # ------------------------------------------------------------------ config
 @pytest.mark.parametrize("setting,key", [
-    ("training.lr=0", "training.lr"), ("training.lr=-1", "training.lr"), ("lora.r=0", "lora.r"),
+    ("training.lr=0", "training.lr"), ("training.lr=-1", "training.lr"),
+    ("training.head_lr=-1", "training.head_lr"), ("lora.r=0", "lora.r"),
     ("training.log_every=0", "training.log_every"), ("data.max_seq_len=abc", "data.max_seq_len")])
 def test_bad_values_exit_2_naming_the_key_and_set(setting, key, capsys):
     rc, msg = _main(["train", "--config", SMOKE, "--set", setting], capsys)

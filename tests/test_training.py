@@ -132,6 +132,21 @@ def _losses(run_dir):
     return [{k: r[k] for k in ("step", "loss", *LOSS_NAMES) if k in r} for r in rows]
 
 
+@pytest.mark.parametrize("head_lr, expected", [(0.0, 2e-4), (3e-3, 3e-3)])
+def test_heads_get_their_own_learning_rate_and_every_trainable_weight_one_group(
+        friend, head_lr, expected):
+    from types import SimpleNamespace
+
+    from training import param_groups
+    groups = param_groups(friend, SimpleNamespace(lr=2e-4, head_lr=head_lr))
+    head_ids = {id(p) for p in friend.heads.parameters()}
+    assert [g["lr"] for g in groups] == [2e-4, expected]
+    assert {id(p) for p in groups[1]["params"]} == head_ids
+    assert not head_ids & {id(p) for p in groups[0]["params"]}
+    grouped = [id(p) for g in groups for p in g["params"]]
+    assert sorted(grouped) == sorted(id(p) for p in friend.parameters() if p.requires_grad)
+
+
 def test_resume_continues_exactly(tmp_path, data_cache, tiny_model_dir):
     straight = tiny_config(tmp_path / "a", data_cache, tiny_model_dir, ["lora.dropout=0.1"])
     _run(straight)
