@@ -138,8 +138,11 @@ class Run:
 
 
 def param_groups(model, t_cfg) -> list[dict]:
-    """LoRA adapters at training.lr, the heads at training.head_lr (0: the same); one
-    schedule scales both, and the logged lr is the adapters'."""
+    """LoRA adapters at training.lr, the heads at training.head_lr; one schedule scales
+    both, and the logged lr is the adapters'. head_lr 0 keeps one group, so checkpoints
+    written before the option existed still resume."""
+    if not t_cfg.head_lr:
+        return [{"params": [p for p in model.parameters() if p.requires_grad], "lr": t_cfg.lr}]
     heads = [p for p in model.heads.parameters() if p.requires_grad]
     in_heads = {id(p) for p in heads}
     groups = [{"params": [p for p in model.parameters()
