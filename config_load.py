@@ -231,10 +231,10 @@ def _precision_ok(cfg: Config) -> bool:
         AUTOCAST_DTYPE[mp] == cfg.quant.compute_dtype
 
 
-def validate(cfg: Config, where: str = "", set_keys: set = frozenset()) -> None:
-    """Value checks that types alone cannot express; each names its key and its origin."""
+def _value_checks(cfg: Config) -> list[tuple]:
+    """(holds, key, why) for every value rule that types alone cannot express."""
     t, run_name = cfg.training, cfg.output.run_name
-    checks = [
+    return [
         (t.lr > 0, "training.lr", "must be > 0"),
         (t.head_lr >= 0, "training.head_lr", "must be >= 0 (0 = training.lr)"),
         (cfg.lora.r >= 1, "lora.r", "must be >= 1"),
@@ -288,7 +288,11 @@ def validate(cfg: Config, where: str = "", set_keys: set = frozenset()) -> None:
          cfg.dpo.max_tokens_per_batch >= 2 * cfg.data.max_seq_len, "dpo.max_tokens_per_batch",
          f"must be 0 or at least 2 x data.max_seq_len ({2 * cfg.data.max_seq_len}): a pair is two rows"),
     ]
-    for ok, key, why in checks:
+
+
+def validate(cfg: Config, where: str = "", set_keys: set = frozenset()) -> None:
+    """Value checks that types alone cannot express; each names its key and its origin."""
+    for ok, key, why in _value_checks(cfg):
         if not ok:
             origin = " (from --set)" if key in set_keys else where
             raise ConfigError(f"{key}: {why}{origin}")
