@@ -61,6 +61,13 @@ def _fingerprint(*parts) -> str:
     return h.hexdigest()[:32]
 
 
+def _check_columns(source: str, split: str, path: str, columns: list, header) -> None:
+    """A CSV split's columns must be train's (`header`; None while reading train)."""
+    if header is not None and columns != header:
+        raise DataError(f"source '{source}': the {split} file's columns "
+                        f"{columns} differ from train's {header}: {path}")
+
+
 def _read_local_rows(source: str, split: str, path: str, header=None) -> tuple[list, int, list]:
     """(rows as JSON text, unreadable rows, CSV header) of one local file, read row by row
     so that one bad line costs one row, not the source: a line that is not UTF-8, not JSON
@@ -75,9 +82,7 @@ def _read_local_rows(source: str, split: str, path: str, header=None) -> tuple[l
             reader = csv.DictReader(f)
             if not reader.fieldnames:
                 raise DataError(f"source '{source}': the {split} file has no header row: {path}")
-            if header is not None and reader.fieldnames != header:
-                raise DataError(f"source '{source}': the {split} file's columns "
-                                f"{reader.fieldnames} differ from train's {header}: {path}")
+            _check_columns(source, split, path, reader.fieldnames, header)
             for row in reader:
                 if any("\ufffd" in (v or "") for v in row.values()) or None in row:
                     bad += 1  # undecodable bytes, or more fields than the header
@@ -109,9 +114,8 @@ def _rows_table(source: str, split: str, path: str, header, cache_dir: str):
     if os.path.isfile(cached):
         table = pa.ipc.open_file(pa.memory_map(cached)).read_all()
         meta = {k.decode(): json.loads(v) for k, v in (table.schema.metadata or {}).items()}
-        if header is not None and meta["header"] is not None and meta["header"] != header:
-            raise DataError(f"source '{source}': the {split} file's columns "
-                            f"{meta['header']} differ from train's {header}: {path}")
+        if meta["header"] is not None:
+            _check_columns(source, split, path, meta["header"], header)
         return table, meta["unreadable"], meta["header"], digest
     rows, bad, cols = _read_local_rows(source, split, path, header)
     table = pa.Table.from_pydict({ROW: pa.array(rows, pa.string())}).replace_schema_metadata(
