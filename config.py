@@ -120,6 +120,10 @@ class TrainingConfig:
     # weights while LoRA starts at a zero update, and on a short run at lr they learn little
     # more than the class prior (docs/BENCHMARKS.md, the real-data run).
     head_lr: float = 0.0
+    # >0: before step 0, fit each head by logistic regression on frozen last-prompt-token
+    # features of up to this many labelled train rows (L2 chosen on a fifth as many validation
+    # rows), then fine-tune from there (head_fit.py); 0 = the heads start random
+    head_fit_examples: int = 0
     weight_decay: float = 0.0  # AdamW decoupled weight decay
     warmup_steps: int = 50  # linear warmup steps, then cosine decay to 0 at max_steps
     max_grad_norm: float = 1.0  # gradient clipping

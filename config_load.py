@@ -237,6 +237,7 @@ def _value_checks(cfg: Config) -> list[tuple]:
     return [
         (t.lr > 0, "training.lr", "must be > 0"),
         (t.head_lr >= 0, "training.head_lr", "must be >= 0 (0 = training.lr)"),
+        (t.head_fit_examples >= 0, "training.head_fit_examples", "must be >= 0 (0 = no fit)"),
         (cfg.lora.r >= 1, "lora.r", "must be >= 1"),
         (cfg.lora.alpha > 0, "lora.alpha", "must be > 0"),
         (0 <= cfg.lora.dropout < 1, "lora.dropout", "must be in [0, 1)"),

@@ -189,6 +189,11 @@ class DpoTask:
     def __init__(self, parent_cfg, resuming: bool):
         self.parent, self.resuming = parent_cfg, resuming
 
+    def before_first_step(self, run: Run) -> None:
+        """Nothing to fit: DPO starts from the SFT adapter and heads (training.SftTask fits
+        fresh heads)."""
+        return None
+
     def setup(self, cfg) -> Run:
         from transformers import get_cosine_schedule_with_warmup
 

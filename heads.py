@@ -21,7 +21,14 @@ HEAD_FILE = "heads.safetensors"
 
 
 class ClassificationHead(nn.Module):
-    """Dropout then one linear layer, in fp32 whatever the backbone's dtype."""
+    """Fixed standardization, dropout, then one linear layer, in fp32 whatever the backbone's
+    dtype.
+
+    `center` and `scale` are buffers, not weights: identity until head_fit.py sets them to the
+    feature means and deviations. A final hidden state has outlier dimensions (|x| in the
+    hundreds beside dimensions near 1), and Adam moves every weight by about the learning rate
+    whatever its input's scale; on standardized inputs a step means the same in each dimension.
+    """
 
     def __init__(self, hidden_size: int, labels: list[str], dropout: float = 0.1):
         super().__init__()
@@ -30,9 +37,12 @@ class ClassificationHead(nn.Module):
         self.labels = list(labels)
         self.dropout = nn.Dropout(dropout)
         self.proj = nn.Linear(hidden_size, len(labels))
+        self.register_buffer("center", torch.zeros(hidden_size))
+        self.register_buffer("scale", torch.ones(hidden_size))
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
-        return self.proj(self.dropout(pooled.to(self.proj.weight.dtype)))
+        x = (pooled.to(self.proj.weight.dtype) - self.center) / self.scale
+        return self.proj(self.dropout(x))
 
 
 class EmotionHead(ClassificationHead):
@@ -83,6 +93,9 @@ def load_heads(path: str, dropout: float = 0.0) -> dict:
                                                               dropout)
             state = {k.split(".", 1)[1]: f.get_tensor(k) for k in f.keys()
                      if k.startswith(name + ".")}
+            # files written before the standardization buffers existed: identity
+            state.setdefault("center", head.center)
+            state.setdefault("scale", head.scale)
             head.load_state_dict(state)
             heads[name] = head
     return heads

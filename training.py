@@ -24,6 +24,7 @@ from checkpoint import (CheckpointError, latest_checkpoint, list_checkpoints, lo
                         save_checkpoint)
 from config import UserError, loss_weights, save_config, to_dict
 from distributed import agree_max, make_accelerator, reduce_sum
+from files import write_json_atomic
 from training_model import TrainingModel, build_heads
 from losses import LOSS_NAMES, denominators
 from mixture import MixtureSampler
@@ -323,6 +324,16 @@ class SftTask:
     def micro_batches(self, run: Run) -> list[dict]:
         return next_micro_batches(run)
 
+    def before_first_step(self, run: Run) -> None:
+        """Fit the fresh heads on frozen features first, when training.head_fit_examples > 0."""
+        n = run.cfg.training.head_fit_examples
+        if n and run.inner.heads:
+            from head_fit import fit_heads
+
+            report = fit_heads(run, n)
+            if run.accelerator.is_main_process:
+                write_json_atomic(os.path.join(run.cfg.run_dir, "logs", "head_fit.json"), report)
+
     def validate(self, run: Run, at_step: int) -> dict:
         return validate(run, at_step)
 
@@ -344,6 +355,8 @@ def run_training(cfg, resume: bool = False, task=None) -> dict:
     if resume and not checkpoints:
         run.say(f"{tag} --resume: no checkpoint in {cfg.run_dir}, starting from step 0")
     resume_from(run, checkpoints)
+    if run.step == 0:
+        task.before_first_step(run)
     task.manifest(run, checkpoints[-1] if checkpoints else None)
     metrics = task.validate(run, 0) if run.step == 0 else {}
     # the same command run again continues the run from its checkpoint
