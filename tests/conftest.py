@@ -117,3 +117,20 @@ def qlora_overrides(mixed_precision: str = "no") -> list:
     """cpu_smoke switched onto the real 4-bit path: NF4, double quant, bf16 compute."""
     return ["quant.load_in_4bit=true", "quant.compute_dtype=bfloat16",
             f"training.mixed_precision={mixed_precision}", "data.max_seq_len=192"]
+
+
+@pytest.fixture()
+def friend(tiny_model_dir, prepared):
+    """A TrainingModel on the tiny model: LoRA (no dropout) and both heads (no dropout)."""
+    import torch
+
+    from model import add_lora, load_base_model
+    from training_model import TrainingModel, build_heads
+    torch.manual_seed(1)
+    base = load_base_model(tiny_model_dir, "artifacts/cache", load_in_4bit=False)
+    backbone = add_lora(base, 8, 16, 0.0, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                          "up_proj", "down_proj"])
+    heads = build_heads(64, {"emotion": prepared.emotion_vocab,
+                             "strategy": prepared.strategy_vocab},
+                        {"emotion": 1.0, "strategy": 1.0}, dropout=0.0)
+    return TrainingModel(backbone, heads)

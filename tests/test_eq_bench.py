@@ -6,7 +6,7 @@ import os
 import pytest
 
 from conftest import ROOT
-from eq_bench import (paired_comparison, parse_answer, rescore, score_item, score_responses,
+from eq_bench import (paired_comparison, parse_answer, score_item, score_responses,
                       transform_prompt_v2)
 from main import main
 

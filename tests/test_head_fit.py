@@ -6,7 +6,7 @@ import torch
 
 from conftest import tiny_config
 from head_fit import L2_GRID, fit_logistic, labelled_prompts, logits_of, pooled_features
-from test_training import _losses, _run, _weights, friend  # noqa: F401  (fixture)
+from test_training import _losses, _run, _weights
 
 
 def _blobs(n, seed):
@@ -62,7 +62,7 @@ def test_a_fitted_head_reproduces_the_fit_and_heads_saved_before_the_buffers_loa
     assert torch.equal(older(x), x @ head.proj.weight.T + head.proj.bias)
 
 
-def test_pooled_features_match_one_prompt_at_a_time(friend, prepared):  # noqa: F811
+def test_pooled_features_match_one_prompt_at_a_time(friend, prepared):
     import contextlib
     from heads import pool_last_prompt_token
 

@@ -11,25 +11,10 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import ROOT, tiny_config, tiny_overrides
-from batching import IGNORE
-from batching import collate
-from training_model import TrainingModel, build_heads
-from losses import LOSS_NAMES, LossContext, denominators, lm_loss, kl_loss
+from batching import IGNORE, collate
+from losses import LOSS_NAMES, denominators
 
 ALL = (1.0, 1.0, 1.0, 1.0, 0.0)  # lm, emotion, strategy, kl; dpo needs pairs
-
-
-@pytest.fixture()
-def friend(tiny_model_dir, prepared):
-    from model import add_lora, load_base_model
-    torch.manual_seed(1)
-    base = load_base_model(tiny_model_dir, "artifacts/cache", load_in_4bit=False)
-    backbone = add_lora(base, 8, 16, 0.0, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
-                                          "up_proj", "down_proj"])
-    heads = build_heads(64, {"emotion": prepared.emotion_vocab,
-                             "strategy": prepared.strategy_vocab},
-                        {"emotion": 1.0, "strategy": 1.0}, dropout=0.0)
-    return TrainingModel(backbone, heads)
 
 
 def _batch(prepared, tok, per_source=3):
