@@ -49,6 +49,7 @@ def collect(run_dir: str) -> dict:
             "eval_log": read_jsonl(os.path.join(run_dir, "logs", "eval_metrics.jsonl")),
             "eval": _load_json(os.path.join(run_dir, "eval", "metrics.json")),
             "eq_bench": _load_json(os.path.join(run_dir, "eq_bench", "results.json")),
+            "head_fit": _load_json(os.path.join(run_dir, "logs", "head_fit.json")),
             "exports": exports, "dpo": collect_dpo(run_dir)}
 
 
@@ -218,6 +219,7 @@ def section_heads(d: dict, figs: dict) -> list[str]:
                      if maj else "-", f"{label}: {value} ({metric})" if label else "-"])
     out = _table(["head", "test n", "accuracy", "macro-F1",
                   "majority class: accuracy / macro-F1", "published baseline"], rows) + [""]
+    out += head_fit_lines(d.get("head_fit"))
     ppl = (d["eval"] or {}).get("perplexity") or {}
     if ppl:
         out += ["Reply perplexity on the test splits (reply tokens only; base = the same weights "
@@ -228,6 +230,17 @@ def section_heads(d: dict, figs: dict) -> list[str]:
                        [_fmt(m.get(k, {}).get("perplexity", "-"), 2) for k in models]
                        for s, m in ppl.items()]) + [""]
     return out + [f"![{k} confusion]({figs[k]})" for k in heads if figs.get(k)] + [""]
+
+
+def head_fit_lines(fit: dict | None) -> list[str]:
+    """How the heads started (training.head_fit_examples): fitted rows and validation figures."""
+    if not fit:
+        return ["The heads started from random weights (training.head_fit_examples = 0).", ""]
+    parts = [f"{name} on {f['train_rows']} train rows (L2 {f['l2']} chosen on {f['val_rows']} "
+             f"validation rows: accuracy {_fmt(f['val_accuracy'])} vs majority "
+             f"{_fmt(f['val_majority'])})" for name, f in fit.items()]
+    return ["Before step 0 the heads were fitted by logistic regression on frozen base-model "
+            "features, then fine-tuned with the adapters: " + "; ".join(parts) + ".", ""]
 
 
 def section_redteam(d: dict) -> list[str]:

@@ -208,3 +208,15 @@ def test_a_run_with_the_dpo_stage_gets_its_section_column_curves_and_both_deltas
     assert any("(SFT+DPO - fine-tuned) over the 5 items parseable in both runs: 2.00, bootstrap "
                "95% interval [+1.00, +3.00]" in line for line in eq_lines), eq_lines
     assert os.path.getsize(os.path.join(run, "figures", "dpo.png")) > 0
+
+
+def test_the_heads_section_says_how_the_heads_started(tmp_path):
+    from report import build_report
+    run = make_run(str(tmp_path), "fitted")
+    assert "started from random weights" in open(build_report(run)).read()
+    _json(os.path.join(run, "logs", "head_fit.json"), {"emotion": {
+        "train_rows": 1500, "val_rows": 300, "l2": 0.1, "val_accuracy": 0.48,
+        "val_majority": 0.3333, "seconds": 243.7}})
+    text = " ".join(open(build_report(run)).read().split())
+    assert ("emotion on 1500 train rows (L2 0.1 chosen on 300 validation rows: accuracy 0.480 "
+            "vs majority 0.333)") in text and "random weights" not in text
