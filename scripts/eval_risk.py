@@ -1,6 +1,6 @@
 """Measure the crisis screen and the crisis-reply check.
 
-Prints, per split of data/crisis/messages.jsonl (train / dev / test), recall of high and the
+Prints, per split of data/crisis/messages.jsonl (train / dev / test / fresh), recall of high and the
 false-positive rate, overall and per kind, for the rules alone, the learned scorer alone and
 the layered screen; then the Reddit C-SSRS set (../shared/crisis-external, skipped when absent)
 at user level: a user is flagged when any of their posts is read as high; recall per class
@@ -50,7 +50,7 @@ def screens(scorer) -> dict:
 
 def project_splits(scorer) -> dict:
     rows, out = read_messages(), {}
-    for split in ("train", "dev", "test"):
+    for split in ("train", "dev", "test", "fresh"):
         part = [r for r in rows if r["split"] == split]
         gold = [r["label"] == "high" for r in part]
         out[split] = {}
@@ -98,7 +98,7 @@ def reply_check() -> dict:
     with open(REPLIES, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
     out = {}
-    for split in ("train", "dev", "test"):
+    for split in ("train", "dev", "test", "fresh"):
         part = [r for r in rows if r["split"] == split]
         right = [check_crisis_reply(r["reply"])["ok"] == r["acceptable"] for r in part]
         wrong = [{"id": r["id"], "reply": r["reply"], "problems": check_crisis_reply(r["reply"])[

@@ -25,8 +25,9 @@ def test_the_project_data_is_big_varied_and_split_without_overlap():
     rows = read_messages()
     assert len(rows) >= 600 and len({r["kind"] for r in rows}) >= 25
     texts = {s: {json.dumps(r["messages"]) for r in rows if r["split"] == s}
-             for s in ("train", "dev", "test")}
+             for s in ("train", "dev", "test", "fresh")}
     assert not (texts["train"] & texts["test"]) and not (texts["dev"] & texts["test"])
+    assert not (texts["fresh"] & (texts["train"] | texts["dev"] | texts["test"]))
     assert len([r for r in rows if r["split"] == "test"]) >= 100
 
 
