@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
-from heads import pool_last_prompt_token
+from heads import pooled_prompt_states
 from model import final_hidden
 from prompting import render_ids, trim_history
 
@@ -20,22 +20,12 @@ def render_prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
     return render_ids(tokenizer, messages)
 
 
-@torch.no_grad()
 def last_prompt_states(friend, prompts: list[list[int]], batch_size: int = 16) -> torch.Tensor:
-    """Final hidden state at the last token of each prompt (token ids), right padded and
-    pooled by heads.pool_last_prompt_token over model.final_hidden: the training path."""
-    out = []
-    starts = range(0, len(prompts), batch_size)
-    for start in tqdm(starts, desc="heads", leave=False, disable=len(starts) < 2):
-        chunk = prompts[start:start + batch_size]
-        width = max(len(p) for p in chunk)
-        ids = torch.full((len(chunk), width), friend.tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, p in enumerate(chunk):
-            ids[i, :len(p)], mask[i, :len(p)] = torch.tensor(p), 1
-        hidden = final_hidden(friend.model, ids.to(friend.device), mask.to(friend.device))
-        out.append(pool_last_prompt_token(hidden, torch.tensor([len(p) for p in chunk])))
-    return torch.cat(out)
+    """Final hidden state at the last token of each prompt (token ids), pooled over
+    model.final_hidden exactly as in training (heads.pooled_prompt_states)."""
+    return pooled_prompt_states(lambda ids, mask: final_hidden(friend.model, ids, mask), prompts,
+                                friend.tokenizer.pad_token_id, batch_size, friend.device,
+                                progress=True)
 
 
 def left_pad(seqs: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -17,6 +17,7 @@ model's), pooled exactly as training and inference pool them (heads.pool_last_pr
 """
 from __future__ import annotations
 
+import os
 import random
 import time
 
@@ -24,10 +25,10 @@ import torch
 from torch.nn import functional as F
 
 from batching import IGNORE
-from heads import pool_last_prompt_token
+from files import write_json_atomic
+from heads import pooled_prompt_states
 
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)  # per-feature L2 on standardized features, chosen on validation
-SOURCE_OF = {"emotion": "emotion_label", "strategy": "strategy_label"}
 
 
 def labelled_prompts(splits: dict, key: str, n: int, seed: int) -> tuple[list, list]:
@@ -45,34 +46,17 @@ def labelled_prompts(splits: dict, key: str, n: int, seed: int) -> tuple[list, l
     return prompts, labels
 
 
-@torch.no_grad()
 def pooled_features(model, prompts: list, pad_id: int, batch_size: int, device,
                     autocast) -> torch.Tensor:
-    """fp32 CPU features [n, hidden] in input order; batches sorted by length (little padding)."""
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    out = torch.empty(0)
-    for start in range(0, len(order), batch_size):
-        chunk = [prompts[i] for i in order[start:start + batch_size]]
-        ids = torch.full((len(chunk), max(map(len, chunk))), pad_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for r, p in enumerate(chunk):
-            ids[r, :len(p)], mask[r, :len(p)] = torch.tensor(p), 1
-        with autocast():
-            hidden = model.hidden_states(ids.to(device), mask.to(device))
-        pooled = pool_last_prompt_token(hidden, torch.tensor(list(map(len, chunk)))).float().cpu()
-        out = pooled.new_empty(len(prompts), pooled.shape[1]) if not out.numel() else out
-        out[order[start:start + batch_size]] = pooled
-    return out
-
-
-def standardization(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return x.mean(0), x.std(0).clamp_min(1e-5)
+    """fp32 CPU features [n, hidden] of a TrainingModel, in input order."""
+    return pooled_prompt_states(model.hidden_states, prompts, pad_id, batch_size, device,
+                                autocast).cpu()
 
 
 def fit_logistic(x: torch.Tensor, y: torch.Tensor, n_classes: int, l2: float) -> tuple:
     """Multinomial logistic regression (L-BFGS, full batch) on x standardized by its own mean
     and deviation: (weight, bias, center, scale), logits = ((x - center) / scale) @ weight.T + bias."""
-    mu, sd = standardization(x)
+    mu, sd = x.mean(0), x.std(0).clamp_min(1e-5)
     z = (x - mu) / sd
     w = torch.zeros(n_classes, x.shape[1], requires_grad=True)
     b = torch.zeros(n_classes, requires_grad=True)
@@ -105,8 +89,8 @@ def choose_l2(train: tuple, val: tuple, n_classes: int) -> tuple[float, float]:
 
 
 def fit_heads(run, n: int) -> dict:
-    """Fit every head of run.inner from `n` train rows (L2 from n // 5 validation rows) and
-    return what was done per head, for the log and the manifest."""
+    """Fit every head of run.inner from `n` train rows (L2 from n // 5 validation rows); what
+    was done per head goes to the log and <run>/logs/head_fit.json (the report reads it)."""
     from accelerate.utils import gather_object
 
     acc, t = run.accelerator, run.cfg.training
@@ -114,14 +98,13 @@ def fit_heads(run, n: int) -> dict:
     was_training = model.training
     model.eval()
     for name, head in model.heads.items():
-        start, key, parts = time.perf_counter(), SOURCE_OF[name], []
+        start, key, parts = time.perf_counter(), f"{name}_label", []
         for split, count in ((run.train, n), (run.val, max(n // 5, 1))):
             prompts, labels = labelled_prompts(split, key, count, t.seed)
             mine = list(range(acc.process_index, len(prompts), acc.num_processes))
             feats = pooled_features(model, [prompts[i] for i in mine], run.tok.pad_token_id,
                                     t.eval_batch_size, acc.device, acc.autocast)
-            rows = sorted(gather_object([(i, feats[k]) for k, i in enumerate(mine)]),
-                          key=lambda r: r[0]) if acc.num_processes > 1 else list(zip(mine, feats))
+            rows = sorted(gather_object(list(zip(mine, feats))), key=lambda r: r[0])
             parts.append((torch.stack([f for _, f in rows]), torch.tensor(labels)))
         if not len(parts[0][1]) or not len(parts[1][1]):
             continue
@@ -137,4 +120,6 @@ def fit_heads(run, n: int) -> dict:
                         "seconds": round(time.perf_counter() - start, 1)}
         run.say(f"[train] head fit {name}: {report[name]}")
     model.train(was_training)
+    if acc.is_main_process:
+        write_json_atomic(os.path.join(run.cfg.run_dir, "logs", "head_fit.json"), report)
     return report

@@ -8,6 +8,7 @@ head's prediction cannot depend on the reply it is trained alongside.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -60,6 +61,33 @@ def pool_last_prompt_token(hidden: torch.Tensor, prompt_lengths: torch.Tensor) -
     """hidden[b, prompt_length[b] - 1] for every row of a right-padded batch."""
     rows = torch.arange(hidden.shape[0], device=hidden.device)
     return hidden[rows, prompt_lengths.to(hidden.device) - 1]
+
+
+@torch.no_grad()
+def pooled_prompt_states(hidden_fn, prompts: list, pad_id: int, batch_size: int, device,
+                         autocast=contextlib.nullcontext, progress: bool = False) -> torch.Tensor:
+    """The last-prompt-token state of each prompt (token ids), fp32 on `device`, in input
+    order: right-padded batches sorted by length (little padding), `hidden_fn(ids, mask)` the
+    final hidden states, pooled by pool_last_prompt_token. One implementation for the head fit
+    (training), head metrics and the reflection step (inference)."""
+    from tqdm.auto import tqdm
+
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    out = None
+    starts = range(0, len(order), batch_size)
+    for start in tqdm(starts, desc="heads", leave=False, disable=not progress or len(starts) < 2):
+        idx = order[start:start + batch_size]
+        chunk = [prompts[i] for i in idx]
+        ids = torch.full((len(chunk), max(map(len, chunk))), pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for r, p in enumerate(chunk):
+            ids[r, :len(p)], mask[r, :len(p)] = torch.tensor(p), 1
+        with autocast():
+            hidden = hidden_fn(ids.to(device), mask.to(device))
+        pooled = pool_last_prompt_token(hidden, torch.tensor([len(p) for p in chunk])).float()
+        out = pooled.new_empty(len(prompts), pooled.shape[1]) if out is None else out
+        out[torch.tensor(idx, device=out.device)] = pooled
+    return out
 
 
 def masked_ce_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

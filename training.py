@@ -24,7 +24,6 @@ from checkpoint import (CheckpointError, latest_checkpoint, list_checkpoints, lo
                         save_checkpoint)
 from config import UserError, loss_weights, save_config, to_dict
 from distributed import agree_max, make_accelerator, reduce_sum
-from files import write_json_atomic
 from training_model import TrainingModel, build_heads
 from losses import LOSS_NAMES, denominators
 from mixture import MixtureSampler
@@ -330,9 +329,7 @@ class SftTask:
         if n and run.inner.heads:
             from head_fit import fit_heads
 
-            report = fit_heads(run, n)
-            if run.accelerator.is_main_process:
-                write_json_atomic(os.path.join(run.cfg.run_dir, "logs", "head_fit.json"), report)
+            fit_heads(run, n)
 
     def validate(self, run: Run, at_step: int) -> dict:
         return validate(run, at_step)
