@@ -288,7 +288,7 @@ def section_conversations(d: dict, k: int = 3) -> list[str]:
 
 def make_figures(d: dict, fig_dir: str) -> dict:
     figs = {"loss": plots.loss_curves(d["train"], d["eval_log"], os.path.join(fig_dir, "loss.png"))}
-    if d["eq_bench"]:
+    if {"base", "finetuned"} <= set(d["eq_bench"] or {}):  # a per-item plot needs both runs
         figs["eq"] = plots.eq_bench_items(d["eq_bench"]["base"], d["eq_bench"]["finetuned"],
                                           os.path.join(fig_dir, "eq_bench_items.png"),
                                           d["eq_bench"].get("dpo"))

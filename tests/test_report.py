@@ -220,3 +220,18 @@ def test_the_heads_section_says_how_the_heads_started(tmp_path):
     text = " ".join(open(build_report(run)).read().split())
     assert ("emotion on 1500 train rows (L2 0.1 chosen on 300 validation rows: accuracy 0.480 "
             "vs majority 0.333)") in text and "random weights" not in text
+
+
+def test_an_eq_bench_file_with_one_model_reports_it_without_a_per_item_plot(tmp_path):
+    from report import build_report
+    run = make_run(str(tmp_path), "one_model")
+    path = os.path.join(run, "eq_bench", "results.json")
+    eq = json.load(open(path))
+    for key in ("base", "comparison"):
+        del eq[key]
+    json.dump(eq, open(path, "w"))
+    text = open(build_report(run)).read()
+    section = text.split("## EQ-Bench v2")[1].split("\n## ")[0]
+    assert "73.00" in section and "5/5" in section and "Paired delta" not in section
+    assert "eq_bench_items.png" not in section
+    assert not os.path.exists(os.path.join(run, "figures", "eq_bench_items.png"))
