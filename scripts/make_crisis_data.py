@@ -4,7 +4,8 @@ data/crisis/messages.jsonl: {"id", "kind", "label" (high | not_high), "messages"
 (the conversation, ending with the user turn to assess), "split"}. data/crisis/
 replies.jsonl: {"id", "reply", "acceptable", "problem", "split"}. Each kind is split 60/20/20
 into train / dev / test with a fixed seed; that first test split was later retired into dev
-(see `message_rows`) and crisis_items_fresh.py is the message test split. Test splits are never
+(see `message_rows`) and crisis_items_fresh.py is the message test split; crisis_items_fourth.py
+is a fourth split, `fresh`, read once and development data since. Test splits are never
 used for tuning (the learned scorer trains on train, its threshold is chosen on dev).
 
     python scripts/make_crisis_data.py
@@ -18,6 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from crisis_items_fourth import FOURTH_HIGH, FOURTH_NOT_HIGH  # noqa: E402
 from crisis_items_fresh import FRESH_HIGH, FRESH_NOT_HIGH  # noqa: E402
 from crisis_items_high import HIGH  # noqa: E402
 from crisis_items_low import NOT_HIGH  # noqa: E402
@@ -57,6 +59,10 @@ def message_rows(rng: random.Random) -> list[dict]:
             rows += [{"id": f"fresh-{kind}-{k:02d}", "kind": kind, "label": label,
                       "messages": conversation(item), "split": "test"}
                      for k, item in enumerate(items)]
+    for label, items in (("high", FOURTH_HIGH), ("not_high", FOURTH_NOT_HIGH)):
+        rows += [{"id": f"fresh-{label}-{k}", "kind": kind, "label": label,
+                  "messages": conversation(text), "split": "fresh"}
+                 for k, (kind, text) in enumerate(items)]
     return rows
 
 
