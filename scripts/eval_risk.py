@@ -100,6 +100,8 @@ def reply_check() -> dict:
     out = {}
     for split in ("train", "dev", "test", "fresh"):
         part = [r for r in rows if r["split"] == split]
+        if not part:
+            continue  # the replies have no `fresh` split
         right = [check_crisis_reply(r["reply"])["ok"] == r["acceptable"] for r in part]
         wrong = [{"id": r["id"], "reply": r["reply"], "problems": check_crisis_reply(r["reply"])[
             "problems"]} for r, ok in zip(part, right) if not ok]

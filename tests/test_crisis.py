@@ -148,3 +148,12 @@ def test_cssrs_user_level_recall_target_holds_on_every_fifth_user(scorer):
     from eval_risk import cssrs
     c = cssrs(scorer, every=5)
     assert c["recall_ideation_behavior_attempt"] >= 0.85, c
+
+
+def test_eval_risk_reports_the_reply_check_on_every_split_the_replies_have():
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    from eval_risk import reply_check
+    splits = {json.loads(line)["split"] for line in open(REPLIES)}
+    out = reply_check()
+    assert set(out) == splits and all(r["n"] > 0 for r in out.values())
