@@ -83,22 +83,6 @@ def test_discounts_are_scoped_to_their_clause_and_third_parties_count(scorer, te
     assert assess_risk(text, scorer=scorer).level in level.split("|")
 
 
-@pytest.mark.parametrize("text,high", [
-    ("my brother finished the ice cream, I'm going to kill him lol", False),
-    ("I'm going to kill him, he finished the ice cream", True),
-    ("if the printer jams again I'm jumping out the window haha", False),
-    ("kms lol", True),
-    ("i'm gonna end it lmao no but seriously", True),
-    ("lowkey wanna unalive myself tn", True),
-    ("my cousin is burning herself right now on the phone with me", True),
-    ("how far would I have to fall to not survive", True),
-    ("dad beats us with his belt when he's angry", True),
-])
-def test_laughter_discounts_threats_and_hyperbole_but_not_explicit_words_of_dying(text, high):
-    """The rules alone: a threat or a leap said laughing is a joke; "kms lol" is not."""
-    assert (assess_risk(text, scorer=None).level == "high") is high, rule_hits(text)
-
-
 def test_a_short_answer_to_a_safety_question_is_read_with_its_history(scorer):
     conv = [{"role": "user", "content": "I've been thinking about ending things"},
             {"role": "assistant", "content": "That sounds heavy. Are you safe right now?"},
