@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from config import PROJECT_ROOT
-from risk_rules import FIGURATIVE, FRAME, JOKING, SUPPORTING, normalize, rule_hits
+from risk_rules import FIGURATIVE, FRAME, normalize, rule_hits
 
 DEFAULT_CACHE = os.path.join(PROJECT_ROOT, "artifacts", "cache")
 ELEVATED = re.compile(r"\b(hopeless|worthless|can't go on|no way out|trapped|empty inside|"
@@ -127,10 +127,8 @@ def assess_risk(messages, context_turns: int = 4, scorer="default",
     if scorer is not None:
         out.score = round(score if score is not None else scorer.probabilities([messages])[0], 4)
         text = normalize(users[-1])
-        framed = FIGURATIVE.search(text) or FRAME.search(text) or JOKING.search(text) or \
-            SUPPORTING.search(text)  # said laughing, or to someone else: MiniLM reads topic
-        discounted = (bool(out.evidence) or bool(framed)) and not any(e["counts"] for e in
-                                                                   out.evidence)
+        discounted = (bool(out.evidence) or bool(FIGURATIVE.search(text) or FRAME.search(text))) \
+            and not any(e["counts"] for e in out.evidence)
         bar = max(scorer.high, DISCOUNTED_BAR) if discounted else scorer.high
         if out.score >= bar and out.level != "high":
             out.level = "high"
