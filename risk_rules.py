@@ -16,7 +16,8 @@ import re
 
 SLANG = [  # (pattern, replacement), applied in order after lowercasing
     (r"\bkms\b", "kill myself"), (r"\bkys\b", "kill yourself"),
-    (r"\bunaliv(e|ing) (my ?self|me)\b", r"kill\1 myself"), (r"\bunalive\b", "kill myself"),
+    (r"\bunaliving (my ?self|me)\b", "killing myself"),
+    (r"\bunalive (my ?self|me)\b", "kill myself"), (r"\bunalive\b", "kill myself"),
     (r"\bunaliving\b", "killing myself"), (r"\bsewer ?slide\b", "suicide"),
     (r"\bs[u*]ic[i*]de\b", "suicide"), (r"\bctb\b|\bcatch(ing)? the bus\b", "kill myself"),
     (r"\bo\.?d\b|\bod'?(ing|ed|'d)?\b", "overdose"), (r"\b(tn|2nite|tonite)\b", "tonight"),
@@ -26,7 +27,8 @@ SLANG = [  # (pattern, replacement), applied in order after lowercasing
     (r"\bdont\b", "don't"), (r"\bcant\b", "can't"), (r"\bwont\b", "won't"),
     (r"\bdidnt\b", "didn't"), (r"\bu\b", "you"), (r"\bur\b", "your"), (r"\babt\b", "about"),
     (r"\bmyslef\b|\bmyelf\b", "myself"), (r"\bsh'?d\b", "self harmed"),
-    (r"\b(fr|fr fr|no cap|lowkey|highkey|srsly|tbh|lol|lmao|ngl|idk)\b", " "),
+    (r"\b(lol|lmao|lmfao|rofl|ha(ha)+h?|he(he)+|jk)\b|\U0001F602|\U0001F923", " haha "),
+    (r"\b(fr|fr fr|no cap|lowkey|highkey|srsly|tbh|ngl|idk)\b", " "),
 ]
 FILLER = r"(?:\s+(?:fucking|fuckin|freaking|bloody|really|just|actually|honestly|so|even|seriously|literally|fully|truly|totally|kinda|kind of|sort of|gonna|going to|finally)\b)*"
 F = FILLER  # a gap that tolerates filler words between the words of a pattern
@@ -51,7 +53,7 @@ _RULES = [
     ("suicide", r"\b(rather|better off|wish i (was|were)|want to be|wish i was|better i am|"
                 r"better if i (was|were|am))( be)?" + F + r" dead\b", "self"),
     ("suicide", r"\b(hope|hoping|wish|wishing|pray|praying)\b.{0,35}\b(hits? me|kills? me|"
-                r"crash(es)?|i die|i'm dead|i was dead|not wake|don't wake|won't wake|never wake|"
+                r"crash(es)?|(plane|flight) (goes|go|going) down|i die|i'm dead|i was dead|not wake|don't wake|won't wake|never wake|"
                 r"wasn't alive|weren't alive|was never born|hadn't been born)\b|\bif i (died|"
                 r"was dead|were dead) (tomorrow|today|tonight)\b.{0,25}\bmind\b|\b(wouldn't|would "
                 r"not|won't|don't) (even )?(care|mind)\b.{0,12}\bif\b.{0,30}\b(crash\w*|i died|i "
@@ -85,7 +87,8 @@ _RULES = [
                 r"them|you)\b", "self"),
     ("suicide", r"\b(disappear|be gone)\b.{0,12}\b(forever|for good|from this world)\b|"
                 r"\bstop existing\b|\b(tired|sick) of (existing|living|being alive|life)\b|"
-                r"\bwaiting to die\b|\b(don't|do not|doesn't) want to exist\b|\bdisappeared for "
+                r"\bwaiting to die\b|\bwaiting for (my life|it all|everything) to (be over|end)\b|"
+                r"\b(don't|do not|doesn't) want to exist\b|\bdisappeared for "
                 r"good\b|\bwant disappear\b", "self-neg"),
     ("suicide", r"\b(won't|will not|not going to) be (here|around|alive)\b.{0,20}"
                 r"(tomorrow|much longer|anymore|next week|for long)|\bwhen i'm gone\b|"
@@ -97,7 +100,8 @@ _RULES = [
                 r"\btell (my \w+|them|everyone|her|him) (that )?i loved\b", "self"),
     ("suicide", r"\b(goodbye|good bye)\b.{0,40}\b(forever|for good|i mean it|last|don't look|"
                 r"this time|i'm sorry|loved)\b|\bthis is goodbye\b|\bsaid (all )?my goodbyes\b|"
-                r"\bsay(ing)? goodbye (to everyone|forever)\b|\b(want|wanted|need|needed) to say "
+                r"\bsay(ing)? goodbye (to everyone|forever)\b|\bdon't (look|come looking) for me\b|"
+                r"\b(want|wanted|need|needed) to say "
                 r"goodbye\b(?!.{0,40}\b(before|trip|flight|move|moving|leave|leaving|holiday|"
                 r"vacation|party|class|team)\b)", "self"),
     ("suicide", r"\b(wrote|write|writing|written|left)\b.{0,30}\b(note|notes|letters?)\b.{0,40}"
@@ -128,7 +132,8 @@ _RULES = [
                 r"next to me|enough)\b", "self"),
     ("suicide", r"\bhow (many|much)\b.{0,40}\b(take|would it take|enough|to not wake|to die|"
                 r"to kill|to end|lethal|kill someone)\b|\b(lethal|fatal|deadly) dose of my\b|"
-                r"\bmost lethal\b|\bbleed out\b|\b(painless|quickest|easiest|best) way to (go|"
+                r"\bmost lethal\b|\bbleed out\b|\bhow (high|tall|far)\b.{0,70}\b(survive|die|"
+                r"kill|fatal|lethal)\b|\b(don't|not|wouldn't|won't|never) survive (the|a) fall\b|\b(painless|quickest|easiest|best) way to (go|"
                 r"die|end it)\b", "self"),
     ("suicide", r"\b(rope|noose)\b.{0,30}\b(bought|tied|ready|hang|beam|wardrobe|neck|where to "
                 r"tie)\b|\b(bought|got|tied|have|has)\b.{0,10}\b(a |the )?(rope|noose)\b|\bhow high (it|the "
@@ -175,8 +180,8 @@ _RULES = [
                   r"\bcut (deeper|deep|again|my (arm|arms|leg|legs|thighs|wrist|wrists))\b|"
                   r"\bcuts?\b.{0,20}\b(arms|thighs|legs)\b|\b(hurt|cut|burn\w*|hit|injur\w*|"
                   r"scratch\w*|bruis\w*)\b.{0,20}\bon purpose\b", "self"),
-    ("self-harm", r"\bcarved\b.{0,30}\binto my\b|\bdrank bleach\b|\bburn(ed|t)? (my|myself)\b.{0,20}"
-                  r"\b(lighter|iron|cigarette|hot water)\b|\b(lighter|hot water)\b.{0,30}"
+    ("self-harm", r"\bcarved\b.{0,30}\binto my\b|\bdrank bleach\b|\bburn(ing|ed|t|s)? (my|myself)\b"
+                  r".{0,25}\b(lighter|iron|cigarettes?|hot water|matches|a match|candle)\b|\b(lighter|hot water)\b.{0,30}"
                   r"\b(arm|hand|skin)\b", "self"),
     # --- harm to others
     ("harm to others", r"\b(going to|will|i'll|want|wants|plan\w* to|about to|swear i'll|"
@@ -195,9 +200,10 @@ _RULES = [
                        r"(them|him|her|everyone) (all )?pay\b|\bi'd kill him\b|\bi'll kill\b|"
                        r"\bknife ready\b", "other-intent"),
     # --- abuse of the user, or of a child in their care
-    ("abuse", r"\b(he|she|they|my (\w+ )?(husband|wife|boyfriend|girlfriend|partner|fiance|ex|dad|"
-              r"father|mum|mom|mother|stepdad|step dad|stepmom|step mum|uncle|brother|cousin|"
-              r"grandpa|grandad|coach|babysitter|foster dad|parents?)|(mum|mom)'s boyfriend)\b"
+    ("abuse", r"(\b(he|she|they|my (\w+ )?(husband|wife|boyfriend|girlfriend|partner|fiance|ex|"
+              r"dad|father|mum|mom|mother|stepdad|step dad|stepmom|step mum|uncle|brother|cousin|"
+              r"grandpa|grandad|coach|babysitter|foster dad|parents?)|(mum|mom)'s boyfriend)|"
+              r"(^|[,;:] )(dad|mum|mom|father|mother|stepdad|stepmom))\b"
               r".{0,25}\b(hits?|hitting|beats?|beat|beating|chokes?|choked|strangled?|kicks?|"
               r"kicked|slaps?|slapped|punch(es|ed)?|pushed|burns?|burned|touch(es|ed)?|forces?|"
               r"forced|rapes?|raped|molest\w*|threaten\w*|locks?|locked|hurts?|hurting|shakes?|"
@@ -214,7 +220,7 @@ _RULES = [
     ("third party in danger", r"\b(my|a|her|his) (\w+ )?(friend|brother|sister|mum|mom|mother|"
                               r"dad|father|son|daughter|partner|boyfriend|girlfriend|husband|"
                               r"wife|roommate|flatmate|cousin|classmate|neighbour|neighbor)\b"
-                              r".{0,45}\b(took|taken|swallowed|drank|overdosed|slit|cut (his|"
+                              r"(?:(?!\b(?:i|i'm|i'll|i've)\b).){0,45}\b(took|taken|swallowed|drank|overdosed|slit|cut (his|"
                               r"her|their) wrists|on the (roof|bridge|ledge)|going to (jump|"
                               r"kill|shoot|attack)|has (a |the )?(gun|knife|rope)|goodbye|"
                               r"suicide note|locked (himself|herself)|barely breathing|can't "
@@ -224,7 +230,13 @@ _RULES = [
                               r"\b(she|he|they)( just)? (took|swallowed|drank) (all |a lot of |a "
                               r"handful of )?(her|his|their) (pills|tablets|meds)\b|"
                               r"\b(she|he)('ll| will| is going to| says she'll| says he'll) kill "
-                              r"(her|his|the) (kids|children|baby)\b", "other"),
+                              r"(her|his|the) (kids|children|baby)\b|\b(cutting|hurting|burning|"
+                              r"harming|killing|stabbing) (himself|herself|themselves)\b.{0,40}\b("
+                              r"right now|as we speak|on (facetime|the phone|a call|video|camera)|"
+                              r"so much blood|won't stop bleeding)\b|\b(himself|herself|themselves)\b.{0,40}\b(won't "
+                              r"stop|so much blood|going pale|bleeding (badly|a lot|everywhere))"
+                              r"\b|\b(so much blood|going pale)\b.{0,40}\b(himself|herself|"
+                              r"themselves)\b", "other"),
 ]
 RULES = [(cat, re.compile(p), whose) for cat, p, whose in _RULES]
 
@@ -252,6 +264,17 @@ FIGURATIVE = re.compile(r"\b(die|dying|died|dead|deceased) (of|from) (embarrassm
                         r"boredom|shame|cringe)\b|\bdying to\b|\bto die for\b|\bkill(ed|ing)? "
                         r"it\b|\bkill(ing)? for\b|\bkill me now\b|\bkilling me\b|\bwill kill me "
                         r"if\b|\bgoing to kill me\b|\bkill (her|him) if\b.{0,20}\blate\b")
+EXPLICIT = re.compile(r"\b(kill\w* myself|suicid\w*|die|dead|end\w* (my|my own) life|end\w* "
+                      r"(it|it all|everything))\b")
+JOKING = re.compile(r"\b(haha|just (kidding|joking))\b(?!.{0,30}\b(seriously|not (joking|"
+                    r"kidding)|i mean it)\b)")  # after normalize(): lol, lmao, jk
+# A threat or a leap out of the window said laughing is a joke (policy: sarcasm and jokes are
+# not high); explicit words about the speaker's own death are not discounted by laughter
+# ("kms lol" is slang, and it is high).
+SUPPORTING = re.compile(r"\bif you (ever )?(feel|need|want)\b|\b(please|you can|you should|"
+                        r"feel free to|always) (reach out|talk to|call|text|message|pm|dm)\b|"
+                        r"\byou matter\b|\bhang in there\b|\bi'm here for you\b|\byou('re| are) "
+                        r"not alone\b|\b(pm|dm|message) me\b")  # a supporter speaking to someone
 OTHERS = re.compile(r"\b(you|you're|youre|your|yourself|he|she|they|he's|she's|they're|his|her|"
                     r"their|my (friend|brother|sister|"
                     r"mum|mom|mother|dad|father|son|daughter|cousin|partner|boyfriend|girlfriend|"
@@ -292,7 +315,8 @@ def _quoted(clause: str, pos: int) -> bool:
         len(re.findall(r"'(?:\s|$)", before))
 
 
-def _clause_discount(clause: str, pos: int, whose: str, own_subject: bool = False) -> str | None:
+def _clause_discount(clause: str, pos: int, whose: str, own_subject: bool = False,
+                     span: str = "") -> str | None:
     """Why a hit at `pos` of `clause` is not the speaker's own current risk (None: it is).
     `own_subject`: the hit names the speaker itself ("after I'm gone")."""
     if whose == "third":
@@ -307,6 +331,8 @@ def _clause_discount(clause: str, pos: int, whose: str, own_subject: bool = Fals
         return "past or recovered"
     if FIGURATIVE.search(clause):
         return "figurative"
+    if JOKING.search(clause) and (whose == "other-intent" or not EXPLICIT.search(span)):
+        return "joking"
     if whose in ("self", "self-neg") and not own_subject:
         firsts = [x.end() for x in SELF.finditer(before)]
         others = [x.end() for x in OTHERS.finditer(before)]
@@ -326,7 +352,7 @@ def rule_hits(text: str) -> list[dict]:
             for m in pat.finditer(sentence):
                 clause, start = clause_at(sentence, m.start())
                 why = _clause_discount(clause, m.start() - start, whose,
-                                       bool(SELF.search(m.group(0))))
+                                       bool(SELF.search(m.group(0))), m.group(0))
                 if why is None and framed and cat != "third party in danger":
                     why = f"framed ({framed.group(0)})"
                 hits.append({"span": m.group(0), "category": cat, "clause": clause,
