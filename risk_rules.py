@@ -18,7 +18,7 @@ SLANG = [  # (pattern, replacement), applied in order after lowercasing
     (r"\bkms\b", "kill myself"), (r"\bkys\b", "kill yourself"),
     (r"\bunaliving (my ?self|me)\b", "killing myself"),
     (r"\bunalive (my ?self|me)\b", "kill myself"), (r"\bunalive\b", "kill myself"),
-    (r"\bunaliving\b", "killing myself"), (r"\bsewer ?slide\b", "suicide"),
+    (r"\bunaliving\b", "killing myself"), (r"\byeet(ing)? my ?self\b", "jump"), (r"\bsewer ?slide\b", "suicide"),
     (r"\bs[u*]ic[i*]de\b", "suicide"), (r"\bctb\b|\bcatch(ing)? the bus\b", "kill myself"),
     (r"\bo\.?d\b|\bod'?(ing|ed|'d)?\b", "overdose"), (r"\b(tn|2nite|tonite)\b", "tonight"),
     (r"\brn\b", "right now"), (r"\bwanna\b", "want to"), (r"\bgonna\b", "going to"),
@@ -45,7 +45,11 @@ _RULES = [
     ("suicide", r"\b(i'm|i am|i feel|feeling|i've been|been|i get|getting|so|very|really|"
                 r"actively|always)" + F + r" suicidal\b|\b(thinking|thoughts|think)\b.{0,12}\b"
                 r"(about|of) (suicide|killing myself|ending (it|my life))\b|\bsuicide (is|feels"
-                r" like) the only\b|\bsuicidal (again|thoughts)\b", "self"),
+                r" like|seems like|would be) the (only|best (way|option|answer|choice))\b|"
+                r"\bsuicidal again\b|\b(my|i have|i've had|i get|i'm having|i keep having|been "
+                r"having|struggling with) suicidal thoughts\b|\bsuicidal thoughts (again|are "
+                r"back|keep|won't|are getting)\b", "self"),
+    # a bare "suicidal thoughts lie to you" is a supporter's generality, not an owner's risk
     ("suicide", r"\b(want|going|plan\w*|ready|decided|need|trying) (to )?(commit )?suicide\b|"
                 r"\babout to (commit )?suicide\b", "self"),
     ("suicide", r"\b(want|wants|wanted|wish|going|plan\w*|ready|need|deserve|decided|about)"
@@ -147,7 +151,7 @@ _RULES = [
                 r"\b(edge|ledge|tracks|platform|bridge|roof|cliff)\b|\b(jump|jumping)\b.{0,25}"
                 r"\b(bridge|roof|balcony|building|cliff|train|ledge|off)\b|\b(drive|driving) "
                 r"(it )?(into|off)\b|\bengine running\b|\b(express|train) to come\b|\bin front of "
-                r"a train\b", "self"),
+                r"a train\b|\b(take|taking) a long walk off a short (bridge|pier|cliff)\b", "self"),
     ("suicide", r"\b(razor|razors|blade|blades|knife)\b.{0,25}\b(next to me|in my hand|bought|"
                 r"not for shaving|ready)\b|\b(bought|got)\b.{0,15}\b(razor|razors|blades?)\b", "self"),
     ("suicide", r"\bmy plan is\b|\ba plan (to|for) (kill|end|die|suicide)|\bworked out (how|"
@@ -249,7 +253,9 @@ PAST = re.compile(r"\b(i was (\w+ )?(suicidal|depressed|in hospital|abused|cutti
                   r"child)|\d+)|in the past|as a (teen\w*|kid|child)|clean for|(years|months) "
                   r"clean|in recovery|recovered|better place now|doing (much )?better now|back in "
                   r"(school|uni|the day)|in (19|20)\d\d|in \d+(th|st|nd|rd) grade|that was (\w+ )?"
-                  r"(years|months) ago|survived|since then|i'm ok now|i'm safe now|went through)\b")
+                  r"(years|months) ago|survived|since then|i'm ok now|i'm safe now|went through|"
+                  r"(most of|in|during|through) my (teens|teen years|twenties|thirties|"
+                  r"forties|20s|30s|40s|childhood))\b")
 FRAME = re.compile(r"\bfor (a|my|the|this) (headache|migraine|fever|cold|flu|cramps|period|"
                    r"toothache|back pain|sore throat|hangover)\b|\blyrics?\b|\b(my|the|this|a|in) (novel|story|book|film|movie|show|series|"
                    r"episode|game(?! called life)|character|sim|poem|play|song|chorus|verse|opera|"
@@ -271,10 +277,6 @@ JOKING = re.compile(r"\b(haha|just (kidding|joking))\b(?!.{0,30}\b(seriously|not
 # A threat or a leap out of the window said laughing is a joke (policy: sarcasm and jokes are
 # not high); explicit words about the speaker's own death are not discounted by laughter
 # ("kms lol" is slang, and it is high).
-SUPPORTING = re.compile(r"\bif you (ever )?(feel|need|want)\b|\b(please|you can|you should|"
-                        r"feel free to|always) (reach out|talk to|call|text|message|pm|dm)\b|"
-                        r"\byou matter\b|\bhang in there\b|\bi'm here for you\b|\byou('re| are) "
-                        r"not alone\b|\b(pm|dm|message) me\b")  # a supporter speaking to someone
 OTHERS = re.compile(r"\b(you|you're|youre|your|yourself|he|she|they|he's|she's|they're|his|her|"
                     r"their|my (friend|brother|sister|"
                     r"mum|mom|mother|dad|father|son|daughter|cousin|partner|boyfriend|girlfriend|"
