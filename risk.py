@@ -17,16 +17,13 @@ import re
 from dataclasses import dataclass, field
 
 from config import PROJECT_ROOT
-from risk_rules import FIGURATIVE, FRAME, normalize, rule_hits
+from risk_rules import FIGURATIVE, FRAME, JOKING, normalize, rule_hits
 
 DEFAULT_CACHE = os.path.join(PROJECT_ROOT, "artifacts", "cache")
 ELEVATED = re.compile(r"\b(hopeless|worthless|can't go on|no way out|trapped|empty inside|"
                       r"hate my ?self|hate my life|nothing matters|give up on everything|want to "
                       r"give up|can't do this anymore|falling apart)\b")
 SHORT_ANSWER = 8  # words: a reply this short is read with the turns before it
-DISCOUNTED_BAR = 0.99  # rules that found only discounted hits (negated, past, someone else's), or
-# an idiom or frame (fiction, news, a medical purpose), are overruled by the scorer only when it
-# is near certain: MiniLM reads negation and figures of speech poorly
 SAFETY_QUESTION = re.compile(r"\bare you safe\b|\b(have|got) a plan\b|\b(thinking|thoughts)\b"
                              r".{0,12}\b(suicide|killing|ending|hurting|hurt) ?(yourself|your "
                              r"life|it)?\b|\bwant to (hurt|kill|end)\b|\bdo you mean (life|"
@@ -127,10 +124,14 @@ def assess_risk(messages, context_turns: int = 4, scorer="default",
     if scorer is not None:
         out.score = round(score if score is not None else scorer.probabilities([messages])[0], 4)
         text = normalize(users[-1])
-        discounted = (bool(out.evidence) or bool(FIGURATIVE.search(text) or FRAME.search(text))) \
-            and not any(e["counts"] for e in out.evidence)
-        bar = max(scorer.high, DISCOUNTED_BAR) if discounted else scorer.high
-        if out.score >= bar and out.level != "high":
+        framed = FIGURATIVE.search(text) or FRAME.search(text) or JOKING.search(text)
+        discounted = (bool(out.evidence) or bool(framed)) and not any(e["counts"] for e in
+                                                                   out.evidence)
+        # A rule's discount (negated, past, someone else's, figurative, framed, laughing) is
+        # final: the scorer completes the rules where they are silent, not where they judged.
+        # (A 0.99 bar for overruling them, kept while the scorer was logistic regression, is
+        # out of reach of the fine-tuned one, whose probabilities stay below ~0.91.)
+        if out.score >= scorer.high and out.level != "high" and not discounted:
             out.level = "high"
             out.categories = out.categories or ["learned"]
         elif out.score >= scorer.elevated and out.level == "none":

