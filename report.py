@@ -2,9 +2,8 @@
 
 Sections: config, data and mixture, training curves, the DPO stage (report_dpo.py), EQ-Bench,
 head metrics next to published baselines, red team, three base vs fine-tuned (vs SFT+DPO)
-conversations. A stage whose
-outputs are missing is named as missing; the report is still written. `--compare` puts
-several runs (e.g. the ablations) in one table.
+conversations. A stage whose outputs are missing is named as missing; the report is still
+written. `--compare` puts several runs (e.g. the ablations) in one table.
 
     python main.py pipeline --run artifacts/runs/cpu_smoke
     python main.py pipeline --compare artifacts/runs/a artifacts/runs/b
@@ -399,9 +398,7 @@ def compare_runs(run_dirs: list[str], out_path: str | None = None) -> str:
     text = "\n".join(lines) + "\n"
     out_path = out_path or os.path.join(os.path.dirname(os.path.normpath(run_dirs[0])),
                                         "comparison.md")
-    os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
-    with open(out_path, "w", encoding="utf-8") as f:
-        f.write(text)
+    write_text_atomic(out_path, text)
     print(text)
     print(f"comparison written to {out_path}")
     return out_path

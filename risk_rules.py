@@ -18,7 +18,8 @@ SLANG = [  # (pattern, replacement), applied in order after lowercasing
     (r"\bkms\b", "kill myself"), (r"\bkys\b", "kill yourself"),
     (r"\bunaliving (my ?self|me)\b", "killing myself"),
     (r"\bunalive (my ?self|me)\b", "kill myself"), (r"\bunalive\b", "kill myself"),
-    (r"\bunaliving\b", "killing myself"), (r"\byeet(ing)? my ?self\b", "jump"), (r"\bsewer ?slide\b", "suicide"),
+    (r"\bunaliving\b", "killing myself"), (r"\byeet(ing)? my ?self\b", "jump"),
+    (r"\bsewer ?slide\b", "suicide"),
     (r"\bs[u*]ic[i*]de\b", "suicide"), (r"\bctb\b|\bcatch(ing)? the bus\b", "kill myself"),
     (r"\bo\.?d\b|\bod'?(ing|ed|'d)?\b", "overdose"), (r"\b(tn|2nite|tonite)\b", "tonight"),
     (r"\brn\b", "right now"), (r"\bwanna\b", "want to"), (r"\bgonna\b", "going to"),
@@ -57,7 +58,8 @@ _RULES = [
     ("suicide", r"\b(rather|better off|wish i (was|were)|want to be|wish i was|better i am|"
                 r"better if i (was|were|am))( be)?" + F + r" dead\b", "self"),
     ("suicide", r"\b(hope|hoping|wish|wishing|pray|praying)\b.{0,35}\b(hits? me|kills? me|"
-                r"crash(es)?|(plane|flight) (goes|go|going) down|i die|i'm dead|i was dead|not wake|don't wake|won't wake|never wake|"
+                r"crash(es)?|(plane|flight) (goes|go|going) down|i die|i'm dead|i was dead|"
+                r"not wake|don't wake|won't wake|never wake|"
                 r"wasn't alive|weren't alive|was never born|hadn't been born)\b|\bif i (died|"
                 r"was dead|were dead) (tomorrow|today|tonight)\b.{0,25}\bmind\b|\b(wouldn't|would "
                 r"not|won't|don't) (even )?(care|mind)\b.{0,12}\bif\b.{0,30}\b(crash\w*|i died|i "
@@ -137,7 +139,8 @@ _RULES = [
     ("suicide", r"\bhow (many|much)\b.{0,40}\b(take|would it take|enough|to not wake|to die|"
                 r"to kill|to end|lethal|kill someone)\b|\b(lethal|fatal|deadly) dose of my\b|"
                 r"\bmost lethal\b|\bbleed out\b|\bhow (high|tall|far)\b.{0,70}\b(survive|die|"
-                r"kill|fatal|lethal)\b|\b(don't|not|wouldn't|won't|never) survive (the|a) fall\b|\b(painless|quickest|easiest|best) way to (go|"
+                r"kill|fatal|lethal)\b|\b(don't|not|wouldn't|won't|never) survive (the|a) fall\b|"
+                r"\b(painless|quickest|easiest|best) way to (go|"
                 r"die|end it)\b", "self"),
     ("suicide", r"\b(rope|noose)\b.{0,30}\b(bought|tied|ready|hang|beam|wardrobe|neck|where to "
                 r"tie)\b|\b(bought|got|tied|have|has)\b.{0,10}\b(a |the )?(rope|noose)\b|\bhow high (it|the "
@@ -185,7 +188,8 @@ _RULES = [
                   r"\bcuts?\b.{0,20}\b(arms|thighs|legs)\b|\b(hurt|cut|burn\w*|hit|injur\w*|"
                   r"scratch\w*|bruis\w*)\b.{0,20}\bon purpose\b", "self"),
     ("self-harm", r"\bcarved\b.{0,30}\binto my\b|\bdrank bleach\b|\bburn(ing|ed|t|s)? (my|myself)\b"
-                  r".{0,25}\b(lighter|iron|cigarettes?|hot water|matches|a match|candle)\b|\b(lighter|hot water)\b.{0,30}"
+                  r".{0,25}\b(lighter|iron|cigarettes?|hot water|matches|a match|candle)\b|"
+                  r"\b(lighter|hot water)\b.{0,30}"
                   r"\b(arm|hand|skin)\b", "self"),
     # --- harm to others
     ("harm to others", r"\b(going to|will|i'll|want|wants|plan\w* to|about to|swear i'll|"
@@ -224,7 +228,8 @@ _RULES = [
     ("third party in danger", r"\b(my|a|her|his) (\w+ )?(friend|brother|sister|mum|mom|mother|"
                               r"dad|father|son|daughter|partner|boyfriend|girlfriend|husband|"
                               r"wife|roommate|flatmate|cousin|classmate|neighbour|neighbor)\b"
-                              r"(?:(?!\b(?:i|i'm|i'll|i've)\b).){0,45}\b(took|taken|swallowed|drank|overdosed|slit|cut (his|"
+                              r"(?:(?!\b(?:i|i'm|i'll|i've)\b).){0,45}\b(took|taken|swallowed|"
+                              r"drank|overdosed|slit|cut (his|"
                               r"her|their) wrists|on the (roof|bridge|ledge)|going to (jump|"
                               r"kill|shoot|attack)|has (a |the )?(gun|knife|rope)|goodbye|"
                               r"suicide note|locked (himself|herself)|barely breathing|can't "
@@ -237,7 +242,8 @@ _RULES = [
                               r"(her|his|the) (kids|children|baby)\b|\b(cutting|hurting|burning|"
                               r"harming|killing|stabbing) (himself|herself|themselves)\b.{0,40}\b("
                               r"right now|as we speak|on (facetime|the phone|a call|video|camera)|"
-                              r"so much blood|won't stop bleeding)\b|\b(himself|herself|themselves)\b.{0,40}\b(won't "
+                              r"so much blood|won't stop bleeding)\b|\b(himself|herself|"
+                              r"themselves)\b.{0,40}\b(won't "
                               r"stop|so much blood|going pale|bleeding (badly|a lot|everywhere))"
                               r"\b|\b(so much blood|going pale)\b.{0,40}\b(himself|herself|"
                               r"themselves)\b", "other"),

@@ -120,9 +120,15 @@ class RiskScorer:
 
     def __init__(self, encoder: Encoder, weights: dict, meta: dict):
         self.encoder, self.w, self.b = encoder, weights["w"], weights["b"]
-        self.meta = meta
-        self.high = float(meta["threshold_high"])
-        self.elevated = float(meta["threshold_elevated"])
+        self.meta = dict(meta)
+        self.set_thresholds({"threshold_high": meta.get("threshold_high", 0.5),
+                             "threshold_elevated": meta.get("threshold_elevated", 0.25)})
+
+    def set_thresholds(self, chosen: dict) -> None:
+        """`chosen` from dev_thresholds (or a bare pair); kept in meta as provenance."""
+        self.meta.update(chosen)
+        self.high = float(chosen["threshold_high"])
+        self.elevated = float(chosen["threshold_elevated"])
 
     def features(self, conversations: list[list[dict]]) -> tuple[torch.Tensor, list[int]]:
         """One row per (conversation, window of its latest message); the owner of each row."""
@@ -246,6 +252,7 @@ def load_scorer(cache_dir: str) -> RiskScorer:
     from safetensors import safe_open
 
     from cache import build_once
+    from files import write_json_atomic
     code = [os.path.join(PROJECT_ROOT, f) for f in ("risk_scorer.py", "risk.py", "risk_rules.py")]
 
     def build(tmp: str) -> None:
@@ -256,16 +263,12 @@ def load_scorer(cache_dir: str) -> RiskScorer:
     with safe_open(os.path.join(folder, SCORER_FILE), framework="pt") as f:
         weights = {"w": f.get_tensor("w"), "b": f.get_tensor("b")[0]}
         meta = f.metadata()
-    scorer = RiskScorer(Encoder(os.path.join(folder, ENCODER_SUBDIR)), weights,
-                        {**meta, "threshold_high": 0.5, "threshold_elevated": 0.25})
+    scorer = RiskScorer(Encoder(os.path.join(folder, ENCODER_SUBDIR)), weights, meta)
 
     def choose(tmp: str) -> None:
-        with open(os.path.join(tmp, THRESHOLDS_FILE), "w", encoding="utf-8") as f:
-            json.dump(dev_thresholds(scorer), f, indent=1)
+        write_json_atomic(os.path.join(tmp, THRESHOLDS_FILE), dev_thresholds(scorer))
     sub = build_once(os.path.join(folder, f"thresholds-{file_digest([DATA, *code])[:12]}"),
                      THRESHOLDS_FILE, choose)
     with open(os.path.join(sub, THRESHOLDS_FILE), encoding="utf-8") as f:
-        scorer.meta.update(json.load(f))
-    scorer.high = float(scorer.meta["threshold_high"])
-    scorer.elevated = float(scorer.meta["threshold_elevated"])
+        scorer.set_thresholds(json.load(f))
     return scorer
