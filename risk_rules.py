@@ -77,8 +77,9 @@ _RULES = [
     ("suicide", r"\b(don't|do not|dont|no longer|not|am not) (really )?(want|wanting) (to )?"
                 r"(be alive|live|exist|be here|wake up|live more)\b|\bnot want to live\b|"
                 r"\bnot want live\b|\bwish(ing)? i (wasn't|weren't|was not) alive\b", "self-neg"),
-    ("suicide", r"\bend (it|it all|everything|things)\b(?! with)|\bending (it|it all|everything)\b",
-     "self"),
+    # "in the end it worked" and a supporter's "why end it?" are not the speaker's intent
+    ("suicide", r"(?<!\bthe )(?<!\bwhy )\bend (it|it all|everything|things)\b(?! with)|"
+                r"\bending (it|it all|everything)\b", "self"),
     ("suicide", r"\b(sleep|go to sleep|close my eyes)\b.{0,25}\b(never|not|and not) wake( up)?\b|"
                 r"\b(hope|pray|wish)\w*( that)? i (just )?(don't|won't|do not|never) wake up\b|"
                 r"\bsleep forever\b|\bnot wake\b", "self-neg"),
@@ -98,13 +99,14 @@ _RULES = [
                 r"good\b|\bwant disappear\b", "self-neg"),
     ("suicide", r"\b(won't|will not|not going to) be (here|around|alive)\b.{0,20}"
                 r"(tomorrow|much longer|anymore|next week|for long)|\bwhen i'm gone\b|"
-                r"\bafter i'm gone\b|\bi'm not coming back\b|\bmy last (night|day|message)\b|"
-                r"\b(last|final) (time|night)\b.{0,40}\b(goodbye|alive|hug)|\bit's the last time\b",
-     "self"),
+                r"\bafter i'm gone\b|\bi'm not coming back\b|\bmy last (night|message)\b|"
+                r"\bmy last day (on earth|alive|of my life)\b|\b(last|final) (time|night)\b"
+                r".{0,40}\b(goodbye|alive|hug)|\bit's the last time\b", "self"),
     ("suicide", r"\b(checking|check) out (early|for good|a bit early)\b|\blogging off for good\b|"
                 r"\b(6|six) feet under\b|\bready to rope\b|\bdon't hear from me again\b|"
                 r"\btell (my \w+|them|everyone|her|him) (that )?i loved\b", "self"),
-    ("suicide", r"\b(goodbye|good bye)\b.{0,40}\b(forever|for good|i mean it|last|don't look|"
+    ("suicide", r"\b(goodbye|good bye)\b(?! (cards?|party|gifts?|presents?|drinks|lunch)\b)"
+                r".{0,40}\b(forever|for good|i mean it|last|don't look|"
                 r"this time|i'm sorry|loved)\b|\bthis is goodbye\b|\bsaid (all )?my goodbyes\b|"
                 r"\bsay(ing)? goodbye (to everyone|forever)\b|\bdon't (look|come looking) for me\b|"
                 r"\b(want|wanted|need|needed) to say "
@@ -124,7 +126,7 @@ _RULES = [
                 r"\b(longer|anymore|soon)\b|\bwon't be (around|here) (for )?(much )?(longer|"
                 r"anymore)\b|\blast goodbye\b|\bedge of the (roof|bridge|cliff|building)\b|"
                 r"\b(didn't|did not|don't|do not|never) wake up (tomorrow|again)\b|\bletting "
-                r"go\b.{0,20}\b(for good|forever|of life)?", "self-neg"),
+                r"go\b.{0,20}\b(for good|forever|of life)\b", "self-neg"),
     ("disordered eating", r"\b(haven't|have not|hasn't|not) eaten in (\w+ )?(days|weeks|a week)\b|"
                           r"\bmake my ?self (throw up|vomit|sick|purge)\b|\bpurg(e|ing)\b|"
                           r"\blaxatives\b|\bstarv\w* my ?self\b|\bthrow up after (every|each)\b",
@@ -159,15 +161,16 @@ _RULES = [
                 r"not for shaving|ready)\b|\b(bought|got)\b.{0,15}\b(razor|razors|blades?)\b", "self"),
     ("suicide", r"\bmy plan is\b|\ba plan (to|for) (kill|end|die|suicide)|\bworked out (how|"
                 r"exactly how)\b|\b(the date|a date)\b.{0,15}\bthat's when\b|"
-                r"\bi've decided (i'm|to)\b|\btonight's the night\b|\bi'm ready to go\b|"
+                r"\bi've decided (i'm|to) (going to )?(end|die|kill|do it|go through|stop "
+                r"living|not (be here|live|wake))\b|\btonight's the night\b|\bi'm ready to go\b|"
                 r"\bi'm planning to go\b|\bi (will|am going to) finish my life\b|\bi will end "
                 r"today\b|\bmany (pills|medicine|medicines)\b.{0,20}\b(for die|for finish|enough)\b|"
                 r"\bwhen i die\b.{0,40}\b(want to|going to) do it\b", "self"),
     # --- an attempt under way
-    ("suicide", r"\b(took|taken|swallowed|drank|injected|overdosed|took an overdose)\b.{0,35}"
-                r"\b(pills|tablets|bottle|everything|all of them|all|prescription|handful|"
-                r"antidepressants|paracetamol|sleeping pills|bleach|poison|them|way more than "
-                r"usual|overdose|a lot)\b", "self"),
+    ("suicide", r"\b(took|taken|swallowed|drank|injected|overdosed|took an overdose)\b(.{0,35}"
+                r"\b(pills|tablets|bottle|prescription|handful|antidepressants|paracetamol|"
+                r"sleeping pills|bleach|poison|way more than usual|overdose)|.{0,12}\b(everything|"
+                r"all of them|all|them|a lot))\b", "self"),
     ("suicide", r"\bpills are (starting|kicking)|\bstarting to kick in\b|\bit's too late\b|"
                 r"\b(rope|noose) is around my neck\b|\bi'm (on|at) the (bridge|roof|ledge|edge|"
                 r"train station|tracks)\b|\bon the edge of the (roof|bridge|building)\b|\bi "
@@ -182,7 +185,10 @@ _RULES = [
                   r"the cuts|my arms) under\b|\bcut my (hand|arm|leg) again\b|\bwant cut\b",
      "self"),
     ("self-harm", r"\b(make|makes|making|made) my ?self bleed\b", "self"),
-    ("self-harm", r"\b(i'm|i am|i've been|been|started|keep|still|again)\b.{0,15}\bcutting\b|"
+    ("self-harm", r"\b(i'm|i am|i've been|been|started|keep|still|again)\b.{0,15}\bcutting\b"
+                  r"(?! (out|down|back|up|off|sugar|carbs|meat|alcohol|caffeine|coffee|class|"
+                  r"classes|school|ties|corners|costs|hair|my (hair|fringe|bangs|nails)|the|a|an|"
+                  r"some|onions|vegetables)\b)|"
                   r"\b(urge|want|need|trying not)\b.{0,15}\b(to )?(cut|hurt myself|burn myself)\b|"
                   r"\bcut (deeper|deep|again|my (arm|arms|leg|legs|thighs|wrist|wrists))\b|"
                   r"\bcuts?\b.{0,20}\b(arms|thighs|legs)\b|\b(hurt|cut|burn\w*|hit|injur\w*|"
@@ -216,10 +222,12 @@ _RULES = [
               r"kicked|slaps?|slapped|punch(es|ed)?|pushed|burns?|burned|touch(es|ed)?|forces?|"
               r"forced|rapes?|raped|molest\w*|threaten\w*|locks?|locked|hurts?|hurting|shakes?|"
               r"broke|throws?|tracks?|screams? and throws)\b( \w+)?( (me|my|us|her|him|them|the "
-              r"baby|things)\b|\b(when|if|every|until))", "other"),
+              r"baby|things)\b(?! into (a |the |this |that )?(degree|course|major|school|college|"
+              r"uni|university|job|career|sport|lessons)\b)|\b(when|if|every|until))", "other"),
     ("abuse", r"\b(scared|afraid|terrified) (to go|of going) home\b|\bcomes into my room at "
               r"night\b|\bdoes (stuff|things) to me\b|\bmakes? me do things\b|\bwon't let me "
-              r"leave\b|\b(our|a) secret\b|\bno one will believe me\b|\bwithout food\b|"
+              r"leave\b|\b(it's|its|it is|this is|that's|keep it|keeps it) (our|a) (little )?"
+              r"secret\b|\bour (little )?secret\b|\bno one will believe me\b|\bwithout food\b|"
               r"\bdoesn't feed me\b|\bhiding\b.{0,30}\b(angry|from him|from her)\b|\bkill me if\b|"
               r"\bhurts? me when\b|\btouch me bad\b|\b(he|she)('ll| will| said| says)\b.{0,25}"
               r"\b(use the knife|use a knife|kill me|hurt me|hurt the kids|make me pay)\b|"
@@ -250,8 +258,23 @@ _RULES = [
 ]
 RULES = [(cat, re.compile(p), whose) for cat, p, whose in _RULES]
 
+# A question about a lethal amount is factual alone ("what's the lethal dose of paracetamol?" is
+# not high by policy), and high when the same message says the speaker has had enough.
+MEANS_QUESTION = re.compile(r"\b(lethal|fatal|deadly|toxic) (dose|amount)\b|\b(dose|amount)\b"
+                            r".{0,25}\b(lethal|fatal|deadly)\b|\bstop (my|your|the|a) heart\b|"
+                            r"\bmost (dangerous|lethal|deadly) to take\b|\bhow long\b.{0,30}"
+                            r"\bbleed out\b|\bwould (a|an|the) (whole )?(box|bottle|pack|packet)"
+                            r"\b.{0,30}\bdo it\b|\benough to not wake up\b")
+DISTRESS = re.compile(r"\b(tired|sick|exhausted|worn out) (of|by|from) (everything|it all|all of "
+                      r"it|life|my (whole )?life|being alive|existing|fighting)\b|\bdone with "
+                      r"(all of it|everything|it all|life|being alive)\b|\bcan't (do this|keep "
+                      r"going|go on|take (it|this)) ?(anymore|like this)?\b|\bnobody (cares|would "
+                      r"(miss|notice|care))\b|\b(life|everything) is (pointless|too much|"
+                      r"meaningless)\b|\bhad enough of (everything|it all|life)\b|\bno "
+                      r"(point|reason) (in|to) (living|going on)\b|\bhopeless\b|\bno way out\b")
+
 NEGATION = re.compile(r"\b(never|not|no|won't|wouldn't|don't|didn't|isn't|aren't|am not|"
-                      r"without|stop|stopped)\b")
+                      r"without|stop|stopped|instead of)\b")
 NEGATION_OK = re.compile(r"\b(can't|cannot|couldn't) (stop|help)\b|\bnot (safe|okay|ok)\b")
 PAST = re.compile(r"\b(i was (\w+ )?(suicidal|depressed|in hospital|abused|cutting|self harming)|"
                   r"recovery|used to|years ago|months ago|a (long time|while) ago|last (year|month|"
@@ -287,7 +310,8 @@ OTHERS = re.compile(r"\b(you|you're|youre|your|yourself|he|she|they|he's|she's|t
                     r"their|my (friend|brother|sister|"
                     r"mum|mom|mother|dad|father|son|daughter|cousin|partner|boyfriend|girlfriend|"
                     r"classmate|roommate|flatmate|colleague|coworker|student|patient|uncle|aunt|"
-                    r"grandma|grandpa)|someone|people|a (man|woman|guy|girl)|celebrity)\b")
+                    r"grandma|grandpa)|someone|people|a (man|woman|guy|girl)|celebrity|we're all|"
+                    r"we all|we are all|everyone|everybody)\b")
 SELF = re.compile(r"\b(i|i'm|i've|i'd|i'll|me|my ?self|am)\b")
 
 
@@ -365,4 +389,21 @@ def rule_hits(text: str) -> list[dict]:
                     why = f"framed ({framed.group(0)})"
                 hits.append({"span": m.group(0), "category": cat, "clause": clause,
                              "counts": why is None, "discount": why})
-    return hits
+    return hits + distress_with_means(normalize(text))
+
+
+def distress_with_means(text: str) -> list[dict]:
+    """A lethal-amount question in a message whose speaker says, in a clause of their own, that
+    they have had enough (not someone else, not in the past, not framed as a professional's)."""
+    question = MEANS_QUESTION.search(text)
+    if question is None:
+        return []
+    for sentence in sentences(text):
+        for m in DISTRESS.finditer(sentence):
+            clause, start = clause_at(sentence, m.start())
+            why = _clause_discount(clause, m.start() - start, "self", False, m.group(0))
+            framed = FRAME.search(text)
+            why = why or (f"framed ({framed.group(0)})" if framed else None)
+            return [{"span": f"{m.group(0)} ... {question.group(0)}", "category": "suicide",
+                     "clause": clause, "counts": why is None, "discount": why}]
+    return []
