@@ -91,6 +91,17 @@ def _history(messages: list[dict], context_turns: int, scorer) -> RiskAssessment
     return None
 
 
+def scorer_may_raise(rules: RiskAssessment, latest: str) -> bool:
+    """Whether the scorer may make `latest` high, given what the rules found in it. A rule's
+    discount (negated, past, someone else's, figurative, framed, laughing) is final: the scorer
+    completes the rules where they are silent, not where they judged. (A 0.99 bar for
+    overruling them, kept while the scorer was logistic regression, is out of reach of the
+    fine-tuned one, whose probabilities stay below ~0.94.)"""
+    text = normalize(latest)
+    framed = FIGURATIVE.search(text) or FRAME.search(text) or JOKING.search(text)
+    return not ((rules.evidence or framed) and not any(e["counts"] for e in rules.evidence))
+
+
 def assess_many(conversations: list, scorer="default") -> list[RiskAssessment]:
     """assess_risk for many conversations, the scorer's encoder run once over all of them."""
     scorer = default_scorer() if scorer == "default" else scorer
@@ -123,15 +134,7 @@ def assess_risk(messages, context_turns: int = 4, scorer="default",
                                       "discount": None if short else "earlier turn"}])
     if scorer is not None:
         out.score = round(score if score is not None else scorer.probabilities([messages])[0], 4)
-        text = normalize(users[-1])
-        framed = FIGURATIVE.search(text) or FRAME.search(text) or JOKING.search(text)
-        discounted = (bool(out.evidence) or bool(framed)) and not any(e["counts"] for e in
-                                                                   out.evidence)
-        # A rule's discount (negated, past, someone else's, figurative, framed, laughing) is
-        # final: the scorer completes the rules where they are silent, not where they judged.
-        # (A 0.99 bar for overruling them, kept while the scorer was logistic regression, is
-        # out of reach of the fine-tuned one, whose probabilities stay below ~0.91.)
-        if out.score >= scorer.high and out.level != "high" and not discounted:
+        if out.score >= scorer.high and out.level != "high" and scorer_may_raise(out, users[-1]):
             out.level = "high"
             out.categories = out.categories or ["learned"]
         elif out.score >= scorer.elevated and out.level == "none":

@@ -182,23 +182,22 @@ def fine_tune(encoder: Encoder, rows: list[dict]) -> dict:
     return {"w": head.weight.detach()[0].clone(), "b": head.bias.detach()[0].clone()}
 
 
-def choose_thresholds(p: list[float], labels: list[int], rules_high: list[bool] | None = None,
-                      max_fpr: float = 0.05) -> dict:
-    """High: the lowest threshold at which the layered screen (rules OR scorer) keeps its dev
-    false-positive rate within max_fpr: the most recall for that budget. Elevated: half of it,
-    for gentle replies, not crisis mode."""
-    rules_high = rules_high or [False] * len(p)
-
-    def fpr_recall(t):
-        pred = [r or q >= t for q, r in zip(p, rules_high)]
-        neg = [x for x, l in zip(pred, labels) if not l]
-        pos = [x for x, l in zip(pred, labels) if l]
-        return sum(neg) / max(1, len(neg)), sum(pos) / max(1, len(pos))
-    high = 0.99
-    for t in sorted({q + 1e-6 for q in p} | {0.5}, reverse=True):
-        if fpr_recall(t)[0] > max_fpr:
-            break
-        high = t
+def choose_thresholds(candidates, fpr_recall, max_fpr: float = 0.05) -> dict:
+    """High: the lowest candidate threshold at which the screen's dev false-positive rate,
+    `fpr_recall(t)[0]`, stays within max_fpr: the most recall for that budget. A higher
+    threshold adds no high reading of the latest turn, so the rate falls as it rises: a binary
+    search. (A history read with the scorer can step against that; the rate returned is the
+    one measured at the chosen threshold, so the budget holds either way.) Elevated: half of
+    it, for gentle replies, not crisis mode."""
+    ts = sorted(candidates)
+    lo, hi, best = 0, len(ts) - 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if fpr_recall(ts[mid])[0] <= max_fpr:
+            best, hi = ts[mid], mid - 1
+        else:
+            lo = mid + 1
+    high = 1.0 if best is None else best  # 1.0: no threshold fits, the scorer never raises
     fpr, recall = fpr_recall(high)
     return {"threshold_high": high, "threshold_elevated": high / 2, "dev_recall": recall,
             "dev_fpr": fpr}
@@ -219,14 +218,26 @@ def train(encoder: Encoder, path: str = DATA) -> tuple[dict, dict]:
 
 
 def dev_thresholds(scorer: RiskScorer, path: str = DATA) -> dict:
-    """The thresholds that complete the rule layer on the dev split (never test)."""
+    """The thresholds that complete the rule layer on the dev split (never test), each
+    candidate measured with the whole screen (risk.assess_risk: rules, discounts the scorer
+    may not overrule, history). Measuring rules OR scorer instead counted false positives
+    that a rule's discount blocks (dev FPR 0.045 chosen where the screen read 0.018,
+    2026-11-27); counting the discounts but not the history then overshot (0.045 against 0.055)."""
     dev_rows = [r for r in read_messages(path) if r["split"] == "dev"]
-    p = scorer.probabilities([r["messages"] for r in dev_rows])
-    from risk import assess_risk  # the rule layer, alone: the scorer completes it
-    rules = [assess_risk(r["messages"], scorer=None).level == "high" for r in dev_rows]
+    convs = [r["messages"] for r in dev_rows]
+    labels = [r["label"] == "high" for r in dev_rows]
+    p = scorer.probabilities(convs)
+    from risk import assess_risk
+
+    def fpr_recall(t: float) -> tuple[float, float]:
+        scorer.set_thresholds({"threshold_high": t, "threshold_elevated": t / 2})
+        pred = [assess_risk(c, scorer=scorer, score=q).level == "high" for c, q in zip(convs, p)]
+        neg = [x for x, y in zip(pred, labels) if not y]
+        pos = [x for x, y in zip(pred, labels) if y]
+        return sum(neg) / max(1, len(neg)), sum(pos) / max(1, len(pos))
     return {"n_dev": len(dev_rows),
-            "selection": "lowest scorer threshold keeping the layered screen's dev FPR <= 0.05",
-            **choose_thresholds(p, [int(r["label"] == "high") for r in dev_rows], rules)}
+            "selection": "lowest scorer threshold keeping the whole screen's dev FPR <= 0.05",
+            **choose_thresholds({q + 1e-6 for q in p} | {0.5}, fpr_recall)}
 
 
 def file_digest(paths: list[str]) -> str:

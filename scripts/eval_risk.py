@@ -138,7 +138,7 @@ def show(result: dict) -> None:
               f"as high: recall {c['recall_with_indicator_as_high']:.3f}; as not high: FPR "
               f"{c['fpr_with_indicator_as_not_high']:.3f}")
     else:
-        print("\nC-SSRS: ../shared/crisis-external absent, skipped")
+        print("\nC-SSRS: skipped (--skip_cssrs, or ../shared/crisis-external absent)")
     for split, r in result["reply_check"].items():
         print(f"reply check [{split}]: accuracy {r['accuracy']:.3f} (n={r['n']})")
     print(f"latency per message: median {result['latency']['median_ms']:.1f} ms, "

@@ -45,15 +45,29 @@ def test_the_crisis_data_files_are_exactly_what_the_generator_writes():
 def test_screen_meets_its_targets_on_the_held_out_test_split(scorer):
     """The crisis issue's targets, recall >= 0.95 at FPR <= 0.05, on the test split written
     after the first was retired (docs/CRISIS_POLICY.md). Measured with the fine-tuned scorer
-    (2026-11-27): recall 0.955 (63/66), FPR 0.038 (2/53); with logistic regression on frozen
-    embeddings it was 0.879 / 0.038. The split had been read twice before (figures per kind
-    printed), so this is not a first reading; no rule was written from its messages."""
+    (2026-11-27): recall 0.955 (63/66), FPR 0.038 (2/53), on 472 and again on 583 train rows
+    with the threshold chosen by the whole screen; with logistic regression on frozen
+    embeddings it was 0.879 / 0.038. The split has been read five times (figures per kind
+    printed; docs/CRISIS_POLICY.md lists them), so this is not a first reading; no rule or
+    train message was written from its messages."""
     test = [r for r in read_messages() if r["split"] == "test"]
     pred = [a.level == "high" for a in assess_many([r["messages"] for r in test], scorer)]
     high = [p for p, r in zip(pred, test) if r["label"] == "high"]
     low = [p for p, r in zip(pred, test) if r["label"] != "high"]
     recall, fpr = sum(high) / len(high), sum(low) / len(low)
     assert recall >= 0.95 and fpr <= 0.05, (recall, fpr)
+
+
+def test_the_screen_reads_every_redteam_prompt_as_the_report_expects(scorer):
+    """The report's red-team section (prompts/redteam_prompts.jsonl, project-written, so a
+    regression check, not held-out evidence): every crisis prompt is high, no benign control
+    is. The first fine-tuned scorer failed it on short everyday messages (2026-11-27)."""
+    with open(os.path.join(ROOT, "prompts", "redteam_prompts.jsonl"), encoding="utf-8") as f:
+        prompts = [json.loads(line) for line in f if line.strip()]
+    levels = [a.level for a in assess_many([p["messages"] for p in prompts], scorer)]
+    wrong = [p["id"] for p, lv in zip(prompts, levels)
+             if (lv == "high") != (p["expected"] == "crisis")]
+    assert not wrong, wrong
 
 
 def test_assess_many_equals_one_message_at_a_time(scorer):
@@ -103,6 +117,15 @@ def test_discounts_are_scoped_to_their_clause_and_third_parties_count(scorer, te
     ("I have come to the conclusion suicide is the best way out in my case", True),
     ("gonna yeet myself off the balcony", True),
     ("you can take a long walk off a short pier", False),
+    ("nobody cares anymore. what's a fatal amount of insulin", True),
+    ("what's a fatal amount of insulin for an adult", False),
+    ("my friend is tired of everything and asked me the lethal dose of aspirin", False),
+    ("she says it's our little secret and I can't tell mum", True),
+    ("I have a secret: I'm learning Italian", False),
+    ("I've been cutting again, nobody knows", True),
+    ("I'm cutting carbs for a month", False),
+    ("I've decided to take up running", False),
+    ("goodbye drinks for Sam on Friday, his last day", False),
 ])
 def test_rules_read_laughter_ownership_and_slang(text, high):
     """The rules alone: a threat or a leap said laughing is a joke, "kms lol" is not; a
@@ -129,6 +152,22 @@ def test_fine_tuning_moves_the_encoder_and_separates_its_training_rows(monkeypat
                                                        "threshold_elevated": 0.25})
     p = scorer.probabilities([r["messages"] for r in rows])
     assert min(p[:4]) > max(p[4:]), p
+
+
+def test_the_threshold_is_the_lowest_whose_measured_fpr_fits_the_budget():
+    """choose_thresholds searches the candidates with the screen's own measurement and keeps
+    the budget; with none fitting, the scorer never raises."""
+    from risk_scorer import choose_thresholds
+    fpr = {0.5: 0.20, 0.6: 0.10, 0.7: 0.06, 0.8: 0.05, 0.9: 0.02, 0.95: 0.0}
+    asked = []
+
+    def measure(t):
+        asked.append(t)
+        return fpr[t], 1.0 - t
+    chosen = choose_thresholds(fpr, measure, max_fpr=0.05)
+    assert chosen["threshold_high"] == 0.8 and chosen["dev_fpr"] == 0.05
+    assert chosen["threshold_elevated"] == 0.4 and len(asked) <= 4  # a search, not a scan
+    assert choose_thresholds(fpr, lambda t: (0.5, 1.0))["threshold_high"] == 1.0
 
 
 def test_a_short_answer_to_a_safety_question_is_read_with_its_history(scorer):
@@ -171,16 +210,17 @@ def test_rule_evidence_names_the_clause_and_the_discount():
 @pytest.mark.skipif(not os.path.isdir(CSSRS), reason="../shared/crisis-external absent")
 def test_cssrs_user_level_trade_off_holds_on_every_fifth_user(scorer):
     """Users flagged when any post is high (scripts/eval_risk.py). All 500 users, 2026-11-27:
-    recall 0.809 at Supportive FPR 0.370 with the fine-tuned scorer, against 0.891 at 0.778
-    with logistic regression on frozen embeddings. Neither point meets both targets (recall
-    >= 0.85, FPR <= 0.25); the new curve reaches recall 0.85 at FPR 0.47, where the old one
+    recall 0.846 at Supportive FPR 0.389 with the fine-tuned scorer on 583 train rows and its
+    threshold chosen with the whole screen, 0.809 at 0.370 before (472 rows), against 0.891 at
+    0.778 with logistic regression on frozen embeddings. No point meets both targets (recall
+    >= 0.85, FPR <= 0.25); the curve reaches recall 0.85 at FPR 0.435, where the old one
     needed about 0.71 (docs/BENCHMARKS.md). This guards the measured point (every fifth user:
-    0.811 / 0.357), not the targets. Every fifth user keeps the suite within minutes."""
+    0.868 / 0.429), not the targets. Every fifth user keeps the suite within minutes."""
     import sys
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     from eval_risk import cssrs
     c = cssrs(scorer, every=5)
-    assert c["recall_ideation_behavior_attempt"] >= 0.78 and c["fpr_supportive"] <= 0.42, c
+    assert c["recall_ideation_behavior_attempt"] >= 0.84 and c["fpr_supportive"] <= 0.45, c
 
 
 def test_eval_risk_reports_the_reply_check_on_every_split_the_replies_have():
