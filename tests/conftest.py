@@ -38,6 +38,15 @@ def any_tok(request, smol_tok, qwen_tok):
 
 
 @pytest.fixture(scope="session")
+def crisis_scorer_built():
+    """The crisis screen's fine-tuned scorer, built in this process on a fresh clone (about 5
+    minutes on two CPU cores) so that a `main.py chat` subprocess, whose first turn screens the
+    message, finds it in the cache instead of building it inside its own timeout."""
+    from risk import default_scorer
+    return default_scorer()
+
+
+@pytest.fixture(scope="session")
 def data_cache(tmp_path_factory):
     return str(tmp_path_factory.mktemp("datasets_cache"))
 
