@@ -258,7 +258,7 @@ def save(encoder: Encoder, weights: dict, meta: dict, folder: str) -> None:
 @functools.lru_cache(maxsize=2)
 def load_scorer(cache_dir: str) -> RiskScorer:
     """The scorer for this data and code: the fine-tuned encoder and classifier built once
-    into the cache (about 4 minutes on two CPU cores; keyed by the data and this file), its
+    into the cache (about 5 minutes on two CPU cores; keyed by the data and this file), its
     thresholds once per rule layer (seconds; keyed by the data and the rule files too)."""
     from safetensors import safe_open
 
