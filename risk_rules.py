@@ -377,8 +377,8 @@ def rule_hits(text: str) -> list[dict]:
     """Every pattern hit in the message, matched on whole sentences (a subject may sit in one
     clause and its verb in the next), discounted by what qualifies the hit's own clause, or
     by a frame over the whole message."""
-    hits = []
-    for sentence in sentences(normalize(text)):
+    hits, text = [], normalize(text)
+    for sentence in sentences(text):
         framed = FRAME.search(sentence)  # a frame qualifies its sentence, not a long message
         for cat, pat, whose in RULES:
             for m in pat.finditer(sentence):
@@ -389,7 +389,7 @@ def rule_hits(text: str) -> list[dict]:
                     why = f"framed ({framed.group(0)})"
                 hits.append({"span": m.group(0), "category": cat, "clause": clause,
                              "counts": why is None, "discount": why})
-    return hits + distress_with_means(normalize(text))
+    return hits + distress_with_means(text)
 
 
 def distress_with_means(text: str) -> list[dict]:
@@ -398,11 +398,11 @@ def distress_with_means(text: str) -> list[dict]:
     question = MEANS_QUESTION.search(text)
     if question is None:
         return []
+    framed = FRAME.search(text)
     for sentence in sentences(text):
         for m in DISTRESS.finditer(sentence):
             clause, start = clause_at(sentence, m.start())
             why = _clause_discount(clause, m.start() - start, "self", False, m.group(0))
-            framed = FRAME.search(text)
             why = why or (f"framed ({framed.group(0)})" if framed else None)
             return [{"span": f"{m.group(0)} ... {question.group(0)}", "category": "suicide",
                      "clause": clause, "counts": why is None, "discount": why}]
