@@ -264,7 +264,8 @@ def load_scorer(cache_dir: str) -> RiskScorer:
 
     from cache import build_once
     from files import write_json_atomic
-    code = [os.path.join(PROJECT_ROOT, f) for f in ("risk_scorer.py", "risk.py", "risk_rules.py")]
+    code = [os.path.join(PROJECT_ROOT, f)
+            for f in ("risk_scorer.py", "risk.py", "risk_rules.py", "risk_patterns.py")]
 
     def build(tmp: str) -> None:
         encoder = Encoder()

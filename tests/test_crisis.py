@@ -133,6 +133,42 @@ def test_rules_read_laughter_ownership_and_slang(text, high):
     assert (assess_risk(text, scorer=None).level == "high") is high, rule_hits(text)
 
 
+@pytest.mark.parametrize("text,high", [
+    # a third party is in danger when something dangerous was taken, not whenever they "took"
+    ("my flatmate took me out for noodles after the exam", False),
+    ("my sister drank the last of the milk again", False),
+    ("my brother took his whole box of sleeping tablets an hour ago", True),
+    # a goodbye message is a signal; a goodbye at the station is not; nor a phone left unanswered
+    ("my cousin said goodbye and got on the train to Leeds", False),
+    ("my cousin sent everyone a goodbye message and turned her phone off", True),
+    ("my dad won't answer his phone, he's probably in a meeting", False),
+    ("my son can't wake up early for football", False),
+    # a threat is the speaker's, and negation reaches it
+    ("I'm never going to hurt you, I promise", False),
+    ("the sleeping pills will kill you if you mix them with drink", False),
+    ("the heat will burn you out if you train at noon", False),
+    ("if you want to hurt someone, try a boxing bag", False),
+    ("I'm going to hurt him when he gets home", True),
+    ("my parents forced me to take piano lessons", False),
+    ("he forced me to have sex last night", True),
+    # a supporter's "is not the answer", remark on the listener's state, quote or song title
+    ("ending it all is not the answer, please stay", False),
+    ("thinking of suicide every night sounds exhausting, I'm glad you told me", False),
+    ('the poster in the waiting room says "when you think, I want to die, call this number"',
+     False),
+    ("[Want To Die - some band](https://example.org/song)", False),
+    # apostrophes left out and "so" as an intensifier do not hide or invent ownership
+    ("it doesnt want to die, the old cat just sleeps a lot", False),
+    ("I have wasted so much time being a burden on everyone", True),
+    ("youve been a burden on everyone you say, but no", False),
+])
+def test_rules_read_third_parties_threats_and_supporters(text, high):
+    """Bare keywords near a relative ("took", "goodbye", "won't answer") are not a third party
+    in danger; a threat needs the speaker as its subject; a supporter's negation, remark or
+    quotation is not the speaker's own risk."""
+    assert (assess_risk(text, scorer=None).level == "high") is high, rule_hits(text)
+
+
 def test_fine_tuning_moves_the_encoder_and_separates_its_training_rows(monkeypatch):
     """risk_scorer.fine_tune on eight rows for a few steps: the encoder's weights change and
     every high row scores above every other (the recipe, not its dev figures: eval_risk)."""
