@@ -162,7 +162,10 @@ _RULES = [
                 r"living|not (be here|live|wake))\b|\btonight's the night\b|\bi'm ready to go\b|"
                 r"\bi'm planning to go\b|\bi (will|am going to) finish my life\b|\bi will end "
                 r"today\b|\bmany (pills|medicine|medicines)\b.{0,20}\b(for die|for finish|enough)\b|"
-                r"\bwhen i die\b.{0,40}\b(want to|going to) do it\b", "self"),
+                r"\bwhen i die\b.{0,40}\b(want to|going to) do it\b|\bif (this|it|that|the pills) "
+                r"(doesn't|does not|won't|don't) work\b.{0,25}\b(rope|gun|bridge|train|jump|pills|"
+                r"overdose)\b|\b(suffice|enough|make sure|ensure)\b.{0,20}\bnot (wake|waking) up\b|"
+                r"\bdeath is the only (thing|way|option|answer|escape|solution|way out)\b", "self"),
     # --- an attempt under way
     ("suicide", r"\b(took|taken|swallowed|drank|injected|overdosed|took an overdose)\b(.{0,35}"
                 r"\b(pills|tablets|bottle|prescription|handful|antidepressants|paracetamol|"

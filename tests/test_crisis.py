@@ -161,6 +161,11 @@ def test_rules_read_laughter_ownership_and_slang(text, high):
     ("it doesnt want to die, the old cat just sleeps a lot", False),
     ("I have wasted so much time being a burden on everyone", True),
     ("youve been a burden on everyone you say, but no", False),
+    # plans and means said in other words; "research" frames a study, not one's own plan
+    ("did my research, this amount will make sure I'm not waking up", True),
+    ("death is the only way out of this for me now", True),
+    ("if the pills don't work the rope is in the garage", True),
+    ("for my research project: how many pills would it take to kill someone, by weight?", False),
 ])
 def test_rules_read_third_parties_threats_and_supporters(text, high):
     """Bare keywords near a relative ("took", "goodbye", "won't answer") are not a third party
