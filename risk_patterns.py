@@ -74,7 +74,7 @@ _RULES = [
     ("suicide", r"\b(don't|do not|dont|no longer|not|am not) (really )?(want|wanting) (to )?"
                 r"(be alive|live|exist|be here|wake up|live more)\b|\bnot want to live\b|"
                 r"\bnot want live\b|\bwish(ing)? i (wasn't|weren't|was not) alive\b", "self-neg"),
-    # "in the end it worked" and a supporter's "why end it?" are not the speaker's intent
+    # "in the end, it ..." and a question put to someone else ("why end it?") are not intent
     ("suicide", r"(?<!\bthe )(?<!\bwhy )\bend (it|it all|everything|things)\b(?! with)|"
                 r"\bending (it|it all|everything)\b", "self"),
     ("suicide", r"\b(sleep|go to sleep|close my eyes)\b.{0,25}\b(never|not|and not) wake( up)?\b|"

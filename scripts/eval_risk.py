@@ -73,19 +73,31 @@ def cssrs_posts(cell: str) -> list[str]:
     return [p for p in (str(x).strip(" '\"") for x in posts) if p]
 
 
+def post_reading(a) -> str:
+    """How a post was read: "high by rules", "high by scorer" (the scorer alone raised it), or
+    its level."""
+    if a.level != "high":
+        return a.level
+    return "high by scorer" if a.categories == ["learned"] else "high by rules"
+
+
 def cssrs(scorer, every: int = 1) -> dict | None:
     """User-level figures over every `every`-th user (1: all 500; the test reads a subset)."""
     if not os.path.isfile(CSSRS):
         return None
     with open(CSSRS, encoding="utf-8") as f:
         users = list(csv.DictReader(f))[::every]
-    flagged = defaultdict(list)
+    flagged, per_user = defaultdict(list), []
     for u in users:
-        hit = any(a.level == "high" for a in assess_many(cssrs_posts(u["Post"]), scorer))
-        flagged[u["Label"]].append(hit)
+        reads = assess_many(cssrs_posts(u["Post"]), scorer)
+        flagged[u["Label"]].append(any(a.level == "high" for a in reads))
+        per_user.append({"user": u["User"], "label": u["Label"],  # no text: see cssrs_audit.py
+                         "reads": [post_reading(a) for a in reads],
+                         "scores": [a.score for a in reads]})
     share = {k: sum(v) / len(v) for k, v in flagged.items()}
     high = [x for k in ("Ideation", "Behavior", "Attempt") for x in flagged[k]]
     return {"flagged_share": share, "users": {k: len(v) for k, v in flagged.items()},
+            "per_user": per_user,
             "recall_ideation_behavior_attempt": sum(high) / len(high),
             "fpr_supportive": share["Supportive"],
             "recall_with_indicator_as_high": (sum(high) + sum(flagged["Indicator"]))

@@ -5,9 +5,9 @@ data/crisis/messages.jsonl: {"id", "kind", "label" (high | not_high), "messages"
 replies.jsonl: {"id", "reply", "acceptable", "problem", "split"}. Each kind is split 60/20/20
 into train / dev / test with a fixed seed; that first test split was later retired into dev
 (see `message_rows`) and crisis_items_fresh.py is the message test split; crisis_items_fourth.py
-is a fourth split, `fresh`, read once and development data since; crisis_items_train2.py,
-crisis_items_train3.py and crisis_items_train4.py add train rows only. Test splits are never
-used for tuning (the learned scorer trains on train, its threshold is chosen on dev).
+is a fourth split, `fresh`, read once and development data since; crisis_items_train2.py to
+crisis_items_train5.py add train rows only. Test splits are never used for tuning (the learned
+scorer trains on train, its threshold is chosen on dev).
 
     python scripts/make_crisis_data.py
 """
@@ -27,6 +27,7 @@ from crisis_items_low import NOT_HIGH  # noqa: E402
 from crisis_items_train2 import TRAIN2_HIGH, TRAIN2_NOT_HIGH  # noqa: E402
 from crisis_items_train3 import TRAIN3_HIGH, TRAIN3_NOT_HIGH  # noqa: E402
 from crisis_items_train4 import TRAIN4_HIGH, TRAIN4_NOT_HIGH  # noqa: E402
+from crisis_items_train5 import TRAIN5_HIGH, TRAIN5_NOT_HIGH  # noqa: E402
 from crisis_replies import ACCEPTABLE, UNACCEPTABLE  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "crisis")
@@ -72,7 +73,9 @@ def message_rows(rng: random.Random) -> list[dict]:
                               ("train3", "high", TRAIN3_HIGH), ("train3", "not_high",
                                                                TRAIN3_NOT_HIGH),
                               ("train4", "high", TRAIN4_HIGH), ("train4", "not_high",
-                                                               TRAIN4_NOT_HIGH)):
+                                                               TRAIN4_NOT_HIGH),
+                              ("train5", "high", TRAIN5_HIGH), ("train5", "not_high",
+                                                               TRAIN5_NOT_HIGH)):
         rows += [{"id": f"{tag}-{kind}-{k:02d}", "kind": kind, "label": label,
                   "messages": conversation(item), "split": "train"}
                  for kind, items in table.items() for k, item in enumerate(items)]

@@ -271,3 +271,34 @@ def test_eval_risk_reports_the_reply_check_on_every_split_the_replies_have():
     splits = {json.loads(line)["split"] for line in open(REPLIES)}
     out = reply_check()
     assert set(out) == splits and all(r["n"] > 0 for r in out.values())
+
+
+def test_cssrs_audit_draws_each_group_by_how_the_screen_read_it(tmp_path):
+    """The audit's groups follow the per-post readings eval_risk records (no text): a
+    Supportive user flagged by any post; an at-risk user whose every high post came from the
+    scorer alone; an at-risk user with no high post, shown by its highest scores. A file
+    without C-SSRS readings is refused with exit code 2."""
+    import subprocess
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    from cssrs_audit import in_group, shown_posts
+    sup = {"label": "Supportive", "reads": ["none", "high by rules"], "scores": [0.1, 0.2]}
+    scorer_only = {"label": "Attempt", "reads": ["elevated", "high by scorer", "high by scorer"],
+                   "scores": [0.5, 0.91, 0.95]}
+    both = {"label": "Ideation", "reads": ["high by rules", "high by scorer"],
+            "scores": [0.1, 0.93]}
+    missed = {"label": "Behavior", "reads": ["none", "elevated", "none"],
+              "scores": [0.3, 0.7, 0.5]}
+    assert [in_group(u, "supportive-flagged") for u in (sup, scorer_only, both, missed)] == [
+        True, False, False, False]
+    assert [in_group(u, "caught-by-scorer-only") for u in (sup, scorer_only, both, missed)] == [
+        False, True, False, False]
+    assert [in_group(u, "missed") for u in (sup, scorer_only, both, missed)] == [
+        False, False, False, True]
+    assert shown_posts(scorer_only, "caught-by-scorer-only", 3) == [2, 1]
+    assert shown_posts(missed, "missed", 2) == [1, 2]
+    bad = tmp_path / "eval.json"
+    bad.write_text(json.dumps({"cssrs": None}))
+    run = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "cssrs_audit.py"),
+                          str(bad), "--group", "missed"], capture_output=True, text=True)
+    assert run.returncode == 2 and "no C-SSRS per-user readings" in run.stderr
