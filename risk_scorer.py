@@ -12,8 +12,9 @@ Why this design (the alternatives the crisis issue lists, and what decided it):
   for Qwen2.5-3B and for the embedded model) and costs a few milliseconds per message on a CPU.
   Logistic regression on its frozen embeddings read topic more than stance (dev AUC 0.930,
   recall 0.70 at a 5 % FPR); fine-tuning the encoder with the classifier on the same train rows
-  reads who is at risk and when (dev AUC 0.968, recall 0.79-0.81 at 5 %; the frozen variant,
-  the epochs and the learning rate were compared on dev: docs/BENCHMARKS.md).
+  reads who is at risk and when (dev AUC 0.961-0.976, recall 0.80-0.91 at 5 % as the train
+  split grew from 472 to 668 rows; the frozen variant, the epochs and the learning rate were
+  compared on dev: docs/BENCHMARKS.md).
 
 Features: the embedding of the latest user message, and of the last turns as a dialogue
 ("friend: are you safe? user: no" carries what "no" means). Long messages are also scored
@@ -46,7 +47,7 @@ CONTEXT_TURNS = 3  # turns of the dialogue window (the latest user turn included
 SCORER_FILE = "risk_scorer.safetensors"
 ENCODER_SUBDIR = "encoder"  # the fine-tuned encoder, beside the classifier
 THRESHOLDS_FILE = "thresholds.json"  # per rule layer: the rules decide what the scorer must add
-EPOCHS = 5  # dev AUC 0.956 after 4, 0.968 after 5-6, flat to 8 (2026-11-27)
+EPOCHS = 5  # dev AUC 0.956 after 4, 0.968 after 5-6, flat to 8 (472 rows, 2026-11-27)
 ENCODER_LR = 5e-5  # AdamW, linear decay after 10 % warm-up; the usual BERT fine-tuning range
 HEAD_LR = 1e-3  # the classifier starts from zero, so it may move faster than the encoder
 BATCH = 16  # (window, dialogue) pairs per step

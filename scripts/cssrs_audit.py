@@ -34,13 +34,16 @@ def in_group(user: dict, group: str) -> bool:
     return {"supportive-flagged": user["label"] == "Supportive" and any(map(is_high, reads)),
             "caught-by-scorer-only": user["label"] in AT_RISK and any(map(is_high, reads))
             and all(r == "high by scorer" for r in reads if is_high(r)),
+            "caught-by-rules": user["label"] in AT_RISK and "high by rules" in reads,
             "missed": user["label"] in AT_RISK and not any(map(is_high, reads))}[group]
 
 
 def shown_posts(user: dict, group: str, top: int) -> list[int]:
     """The posts that flagged the user; for a missed user, its `top` highest-scored posts."""
     idx = range(len(user["reads"]))
-    if group != "missed":
+    if group == "caught-by-rules":
+        idx = [k for k in idx if user["reads"][k] == "high by rules"]
+    elif group != "missed":
         idx = [k for k in idx if is_high(user["reads"][k])]
     return sorted(idx, key=lambda k: -(user["scores"][k] or 0))[:top]
 
@@ -54,7 +57,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("eval_json", help="written by scripts/eval_risk.py --json")
     ap.add_argument("--group", required=True,
-                    choices=("supportive-flagged", "caught-by-scorer-only", "missed"))
+                    choices=("supportive-flagged", "caught-by-rules", "caught-by-scorer-only",
+                             "missed"))
     ap.add_argument("--n", type=int, default=20, help="users drawn")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--top", type=int, default=3, help="posts shown per user")

@@ -45,11 +45,11 @@ def test_the_crisis_data_files_are_exactly_what_the_generator_writes():
 def test_screen_meets_its_targets_on_the_held_out_test_split(scorer):
     """The crisis issue's targets, recall >= 0.95 at FPR <= 0.05, on the test split written
     after the first was retired (docs/CRISIS_POLICY.md). Measured with the fine-tuned scorer
-    (2026-11-27): recall 0.955 (63/66), FPR 0.038 (2/53), on 472 and again on 583 train rows
-    with the threshold chosen by the whole screen; with logistic regression on frozen
-    embeddings it was 0.879 / 0.038. The split has been read five times (figures per kind
-    printed; docs/CRISIS_POLICY.md lists them), so this is not a first reading; no rule or
-    train message was written from its messages."""
+    (2026-11-27): recall 0.955 (63/66), FPR 0.038 (2/53), on 472, 583 and 668 train rows with
+    the threshold chosen by the whole screen; with logistic regression on frozen embeddings it
+    was 0.879 / 0.038. The split has been read six times (figures per kind printed;
+    docs/CRISIS_POLICY.md lists them), so this is not a first reading; no rule or train
+    message was written from its messages."""
     test = [r for r in read_messages() if r["split"] == "test"]
     pred = [a.level == "high" for a in assess_many([r["messages"] for r in test], scorer)]
     high = [p for p, r in zip(pred, test) if r["label"] == "high"]
@@ -251,12 +251,13 @@ def test_rule_evidence_names_the_clause_and_the_discount():
 @pytest.mark.skipif(not os.path.isdir(CSSRS), reason="../shared/crisis-external absent")
 def test_cssrs_user_level_trade_off_holds_on_every_fifth_user(scorer):
     """Users flagged when any post is high (scripts/eval_risk.py). All 500 users, 2026-11-27:
-    recall 0.846 at Supportive FPR 0.389 with the fine-tuned scorer on 583 train rows and its
-    threshold chosen with the whole screen, 0.809 at 0.370 before (472 rows), against 0.891 at
-    0.778 with logistic regression on frozen embeddings. No point meets both targets (recall
-    >= 0.85, FPR <= 0.25); the curve reaches recall 0.85 at FPR 0.435, where the old one
-    needed about 0.71 (docs/BENCHMARKS.md). This guards the measured point (every fifth user:
-    0.868 / 0.429), not the targets. Every fifth user keeps the suite within minutes."""
+    recall 0.846 at Supportive FPR 0.389 with the fine-tuned scorer on 668 train rows (and on
+    583 with the older rules), 0.809 at 0.370 on 472 rows, against 0.891 at 0.778 with logistic
+    regression on frozen embeddings. No threshold meets both targets (recall >= 0.85, FPR <=
+    0.25): recall 0.857 costs FPR 0.417, FPR 0.25 leaves recall 0.782. A sample read against
+    the policy (scripts/cssrs_audit.py, docs/BENCHMARKS.md) puts a screen that flags exactly
+    the policy's high posts near recall 0.5-0.7, so this guards the measured point (every
+    fifth user: 0.849 / 0.393), not the targets. Every fifth user keeps the suite in minutes."""
     import sys
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     from eval_risk import cssrs
@@ -295,6 +296,9 @@ def test_cssrs_audit_draws_each_group_by_how_the_screen_read_it(tmp_path):
         False, True, False, False]
     assert [in_group(u, "missed") for u in (sup, scorer_only, both, missed)] == [
         False, False, False, True]
+    assert [in_group(u, "caught-by-rules") for u in (sup, scorer_only, both, missed)] == [
+        False, False, True, False]
+    assert shown_posts(both, "caught-by-rules", 3) == [0]
     assert shown_posts(scorer_only, "caught-by-scorer-only", 3) == [2, 1]
     assert shown_posts(missed, "missed", 2) == [1, 2]
     bad = tmp_path / "eval.json"
