@@ -2,11 +2,12 @@
 
 A message is normalized (case, apostrophes, chat spelling and slang: "kms", "unalive",
 "sewerslide", "ctb", "od", "tn"), cut into clauses (at sentence ends, commas, "and", "but",
-"so", parentheses), and every pattern is tried on every clause. A hit is discounted by what
-qualifies ITS clause only (negated, past or recovered, someone else's), or by a frame over
-the whole message (fiction, games, lyrics, news, a professional's question). So "I tried in
-8th grade (two years ago), and I'm planning to kill myself tonight" keeps its present clause.
-Categories follow docs/CRISIS_POLICY.md. What the rules cannot read, the learned layer does.
+"so" before a subject, parentheses), and every pattern is tried on every clause. A hit is
+discounted by what qualifies ITS clause only (negated, past or recovered, quoted, someone
+else's: a threat needs the speaker as its subject), or by a frame over the whole message
+(fiction, games, lyrics, news, a professional's question). So "I tried in 8th grade (two years
+ago), and I'm planning to kill myself tonight" keeps its present clause. Categories follow
+docs/CRISIS_POLICY.md. What the rules cannot read, the learned layer does.
 
     python scripts/eval_risk.py
 """
@@ -34,16 +35,17 @@ DISTRESS = re.compile(r"\b(tired|sick|exhausted|worn out) (of|by|from) (everythi
 NEGATION = re.compile(r"\b(never|not|no|won't|wouldn't|don't|doesn't|didn't|isn't|aren't|am "
                       r"not|shouldn't|without|stop|stopped|instead of)\b")
 # "ending it is not the answer": a supporter's negation after the words it negates
-NEGATED_AFTER = re.compile(r"^\W*(all |now |like that |that way )?(isn't|wasn't|is not|was not|is never|will never be|won't be|is "
-                           r"no longer) (the|a|an|any|ever the|ever a) (answer|way|solution|"
-                           r"option|choice|fix)\b")
-# "thinking about suicide all the time sounds exhausting": said of the listener's state
+NEGATED_AFTER = re.compile(r"^\W*(all |now |like that |that way )?(isn't|wasn't|is not|was not|"
+                           r"is never|will never be|won't be|is no longer) (the|a|an|any|ever the|"
+                           r"ever a) (answer|way|solution|option|choice|fix)\b")
+# "thinking of suicide every night sounds exhausting": said of the listener's state
 REMARKED_ON = re.compile(r"\b(does|must|would|can) sound\b|\bsounds (so |really )?(exhausting|"
                          r"awful|hard|tough|terrible|painful|scary|horrible|draining)\b")
 # the subject of a threat that is not the speaker: "the pills will kill you", "if you want to"
 NOT_SPEAKER_SUBJECT = re.compile(r"\b((the|that|this|your|his|her|their) (\w+ ){0,2}\w+|it|this|"
                                  r"that|which|what|nothing|something|you|we|people|someone|anyone|"
                                  r"everyone|one)\s*$")
+SPEAKER_LAST = re.compile(r"\b(i|i'm|i am|i've|i'd)\s*$")  # "I told her I will": the speaker's
 NEGATION_OK = re.compile(r"\b(can't|cannot|couldn't) (stop|help)\b|\bnot (safe|okay|ok)\b")
 PAST = re.compile(r"\b(i was (\w+ )?(suicidal|depressed|in hospital|abused|cutting|self harming)|"
                   r"recovery|used to|years ago|months ago|a (long time|while) ago|last (year|month|"
@@ -131,10 +133,11 @@ def _clause_discount(clause: str, pos: int, whose: str, own_subject: bool = Fals
         return "someone else"  # told about another person's risk, not an imminent danger
     before, after = clause[:pos], clause[pos + len(span):]
     words = before.split()[-4:]
-    if whose in ("self", "other-intent") and NEGATION.search(" ".join(words)) and \
-            not NEGATION_OK.search(before) or NEGATED_AFTER.search(after):
+    if (whose in ("self", "other-intent") and NEGATION.search(" ".join(words))
+            and not NEGATION_OK.search(before)) or NEGATED_AFTER.search(after):
         return "negated"
-    if whose == "other-intent" and not own_subject and NOT_SPEAKER_SUBJECT.search(before):
+    if whose == "other-intent" and not own_subject and NOT_SPEAKER_SUBJECT.search(before) \
+            and not SPEAKER_LAST.search(before):
         return "someone else"
     if _quoted(clause, pos, sentence_before or before):
         return "quoted"

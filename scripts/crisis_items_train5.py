@@ -1,11 +1,12 @@
 """More crisis-screen training messages (our own writing, to docs/CRISIS_POLICY.md), train split
 only: written on 2026-11-27 after the fine-tuned scorer put short replies and small talk in the
-forum register near its ceiling on C-SSRS. Its train set had almost no single short replies that
-are not high, and its multi-turn rows teach that a bare "no" after a safety question is high.
-None was written from a C-SSRS post or a dev or test row. So: short replies, hobby and game
-chat, everyday tips, venting, jokes and grief without risk (not high), beside short messages of the same register that are high (an attempt under way, a plan, a
-farewell, self-harm, said in few words). Appended after the seeded splits, so no earlier row
-changes split. Read by scripts/make_crisis_data.py.
+forum register near its ceiling on C-SSRS. Its train set had almost no single short replies
+that are not high, and its multi-turn rows teach that a bare "no" after a safety question is
+high. None was written from a C-SSRS post or a dev or test row. So: short replies, hobby and
+game chat, everyday tips, venting, jokes and grief without risk (not high), beside short
+messages of the same register that are high (an attempt under way, a plan, a farewell,
+self-harm, said in few words). Appended after the seeded splits, so no earlier row changes
+split. Read by scripts/make_crisis_data.py.
 """
 
 TRAIN5_HIGH = {

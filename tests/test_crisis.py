@@ -149,6 +149,7 @@ def test_rules_read_laughter_ownership_and_slang(text, high):
     ("the heat will burn you out if you train at noon", False),
     ("if you want to hurt someone, try a boxing bag", False),
     ("I'm going to hurt him when he gets home", True),
+    ("I told her I will kill him if he comes near us again", True),
     ("my parents forced me to take piano lessons", False),
     ("he forced me to have sex last night", True),
     # a supporter's "is not the answer", remark on the listener's state, quote or song title
