@@ -116,7 +116,7 @@ def clause_at(sentence: str, pos: int) -> tuple[str, int]:
     return sentence[start:end], start
 
 
-def _quoted(clause: str, pos: int, sentence_before: str = "") -> bool:
+def _quoted(clause: str, pos: int, sentence_before: str) -> bool:
     """Inside double quotes opened earlier in the sentence (a quote spans its commas), or
     single quotes opened in the clause (apostrophes make those too noisy to follow further)."""
     before = clause[:pos]
@@ -124,8 +124,8 @@ def _quoted(clause: str, pos: int, sentence_before: str = "") -> bool:
         len(re.findall(r"'(?:\s|$)", before))
 
 
-def _clause_discount(clause: str, pos: int, whose: str, own_subject: bool = False,
-                     span: str = "", sentence_before: str = "") -> str | None:
+def _clause_discount(clause: str, pos: int, whose: str, own_subject: bool, span: str, *,
+                     sentence_before: str) -> str | None:
     """Why a hit at `pos` of `clause` is not the speaker's own current risk (None: it is).
     `own_subject`: the hit names the speaker itself ("after I'm gone"); `sentence_before`:
     the sentence up to the hit, for quotes that span clauses."""
@@ -139,7 +139,7 @@ def _clause_discount(clause: str, pos: int, whose: str, own_subject: bool = Fals
     if whose == "other-intent" and not own_subject and NOT_SPEAKER_SUBJECT.search(before) \
             and not SPEAKER_LAST.search(before):
         return "someone else"
-    if _quoted(clause, pos, sentence_before or before):
+    if _quoted(clause, pos, sentence_before):
         return "quoted"
     if REMARKED_ON.search(after):
         return "someone else"
@@ -172,7 +172,7 @@ def rule_hits(text: str) -> list[dict]:
                 clause, start = clause_at(sentence, m.start())
                 why = _clause_discount(clause, m.start() - start, whose,
                                        bool(SELF.search(m.group(0))), m.group(0),
-                                       sentence[:m.start()])
+                                       sentence_before=sentence[:m.start()])
                 if why is None and framed and cat != "third party in danger":
                     why = f"framed ({framed.group(0)})"
                 hits.append({"span": m.group(0), "category": cat, "clause": clause,
@@ -190,7 +190,8 @@ def distress_with_means(text: str) -> list[dict]:
     for sentence in sentences(text):
         for m in DISTRESS.finditer(sentence):
             clause, start = clause_at(sentence, m.start())
-            why = _clause_discount(clause, m.start() - start, "self", False, m.group(0))
+            why = _clause_discount(clause, m.start() - start, "self", False, m.group(0),
+                                   sentence_before=sentence[:m.start()])
             why = why or (f"framed ({framed.group(0)})" if framed else None)
             return [{"span": f"{m.group(0)} ... {question.group(0)}", "category": "suicide",
                      "clause": clause, "counts": why is None, "discount": why}]

@@ -30,12 +30,12 @@ def is_high(reading: str) -> bool:
 
 
 def in_group(user: dict, group: str) -> bool:
-    reads = user["reads"]
-    return {"supportive-flagged": user["label"] == "Supportive" and any(map(is_high, reads)),
-            "caught-by-scorer-only": user["label"] in AT_RISK and any(map(is_high, reads))
-            and all(r == "high by scorer" for r in reads if is_high(r)),
-            "caught-by-rules": user["label"] in AT_RISK and "high by rules" in reads,
-            "missed": user["label"] in AT_RISK and not any(map(is_high, reads))}[group]
+    highs = {r for r in user["reads"] if is_high(r)}  # the ways its posts were read high
+    if group == "supportive-flagged":
+        return user["label"] == "Supportive" and bool(highs)
+    return user["label"] in AT_RISK and {"caught-by-scorer-only": highs == {"high by scorer"},
+                                         "caught-by-rules": "high by rules" in highs,
+                                         "missed": not highs}[group]
 
 
 def shown_posts(user: dict, group: str, top: int) -> list[int]:
