@@ -222,6 +222,14 @@ def prepare_for_training(model, gradient_checkpointing: bool, fp32_norms: bool =
     the old behaviour only so scripts/bench_gpu.py can measure the difference. Checkpointing
     is non-reentrant: the reentrant variant needs inputs that require grad and recomputes more.
     """
+    for m in model.modules():
+        # bitsandbytes 0.50 on a CPU with avx512_bf16 repacks a 4-bit weight in place the first
+        # time it runs in eval mode without grad (the head fit, validation) into an
+        # inference-only layout whose matmul then fails in training ("a view of a leaf Variable
+        # ... in-place operation"). A model being trained keeps the trainable layout; inference
+        # loads keep the faster packed one.
+        if hasattr(m, "support_avx512bf16_for_cpu"):
+            m.support_avx512bf16_for_cpu = False
     if fp32_norms and getattr(model, "is_loaded_in_4bit", False):
         for name, p in model.named_parameters():
             if p.ndim == 1 and p.dtype in (torch.float16, torch.bfloat16) and "norm" in name:
