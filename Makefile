@@ -4,9 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/cpu_smoke.json
 
-.PHONY: setup demo test data clean-cache
+.PHONY: setup crisis demo test data clean-cache
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed crisis
+
+# the crisis layer's scorer and reply judge, fine-tuned once into artifacts/cache/crisis (about
+# 4 min on 2 cores, with progress bars; a cached build is checked in a second)
+crisis: $(VENV)/.installed
+	$(BIN)/python -m crisis.build
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)

@@ -5,8 +5,11 @@
    (trained heads: one forward pass; base model: a short hidden generation); step 2 replies
    with that private note in its system prompt. The note never reaches the reply (scrubbed
    if echoed) nor the visible history; it is kept in the export's `meta`.
-3. Crisis: `assess_risk` high -> crisis instruction; the reply is checked, regenerated once
-   under a stricter instruction, then replaced by a minimal safe message. All in `meta`.
+3. Crisis: the crisis layer's screen (crisis/, one entry point: `load_guard`) reads the
+   conversation; high -> crisis instruction; the reply is checked against the conversation
+   (rules and the learned judge), regenerated once under a stricter instruction, then replaced
+   by a minimal safe message. Every attempt, its verdict and the failure kinds found are in
+   `meta.crisis`.
 
     python main.py chat --config config/cpu_smoke.json
 """
@@ -18,10 +21,9 @@ from dataclasses import dataclass, field
 import torch
 
 from config import UserError
+from crisis import CrisisGuard, load_guard
 from generation import generate_batch, last_prompt_states
 from prompting import fit_history
-from reply_check import SAFE_MESSAGE, check_crisis_reply
-from risk import assess_risk
 
 STYLES = {
     "warm": "warm and affectionate, like a close friend",
@@ -135,8 +137,9 @@ class ReplyPolicy:
     """Batched replies through styles, reflection and the crisis controller."""
 
     def __init__(self, friend, system_prompt: str, styles: list[str], two_step: bool = True,
-                 settings: ReplySettings | None = None):
+                 settings: ReplySettings | None = None, guard: CrisisGuard | None = None):
         self.friend, self.system_prompt = friend, system_prompt
+        self.guard = guard if guard is not None else load_guard()
         self.styles, self.two_step = validate_styles(styles), two_step
         self.settings = settings or ReplySettings()
         s = self.settings
@@ -196,11 +199,13 @@ class ReplyPolicy:
                               context_tokens=s.context_tokens, stats=stats, **self.gen)
 
     def _crisis(self, conversations, idx, notes, styles, replies, metas) -> None:
-        """Check crisis replies; regenerate failures stricter; replace what still fails."""
-        pending = [i for i in idx]
-        for i in pending:
+        """Check crisis replies against their conversations; regenerate failures stricter;
+        replace what still fails. Each attempt's verdict is kept, with the kinds found."""
+        checks = self.guard.check([conversations[i] for i in idx], [replies[i] for i in idx])
+        for i, check in zip(idx, checks):
             metas[i]["crisis"] = {"attempts": [{"instruction": "crisis", "reply": replies[i],
-                                                "check": check_crisis_reply(replies[i])}]}
+                                                "check": check}]}
+        pending = list(idx)
         for attempt in range(self.settings.max_regenerations):
             pending = [i for i in pending if not metas[i]["crisis"]["attempts"][-1]["check"]["ok"]]
             if not pending:
@@ -209,17 +214,20 @@ class ReplyPolicy:
                                    [system_prompt_for(self.system_prompt, styles, notes[i],
                                                       STRICT_CRISIS_INSTRUCTION) for i in pending],
                                    seed_offset=1000 * (attempt + 1))
-            for i, text in zip(pending, again):
-                text, _ = scrub_note(text, notes[i])
+            again = [scrub_note(text, notes[i])[0] for i, text in zip(pending, again)]
+            checks = self.guard.check([conversations[i] for i in pending], again)
+            for i, text, check in zip(pending, again, checks):
                 replies[i] = text
                 metas[i]["crisis"]["attempts"].append(
-                    {"instruction": "strict", "reply": text, "check": check_crisis_reply(text)})
+                    {"instruction": "strict", "reply": text, "check": check})
         for i in idx:
             attempts = metas[i]["crisis"]["attempts"]
+            metas[i]["crisis"]["failure_kinds"] = list(dict.fromkeys(
+                k for a in attempts for k in a["check"]["kinds"]))
             if attempts[-1]["check"]["ok"]:
                 metas[i]["crisis"]["outcome"] = "passed" if len(attempts) == 1 else "regenerated"
             else:
-                replies[i] = SAFE_MESSAGE
+                replies[i] = self.guard.safe_message
                 metas[i]["crisis"]["outcome"] = "replaced"
 
     def respond(self, conversations: list, model: str, styles=None,
@@ -235,7 +243,7 @@ class ReplyPolicy:
         styles = validate_styles(styles) if styles is not None else self.styles
         s = self.settings
         with self.friend.use(model):
-            risks = [assess_risk(c, s.context_turns) for c in conversations]
+            risks = self.guard.screen(conversations, s.context_turns)
             reflections = (self.reflect(conversations, model) if self.two_step
                            else [None] * len(conversations))
             notes = [self._note(r) for r in reflections]
@@ -290,9 +298,10 @@ def settings_from_config(cfg, max_new_tokens: int, batch_size: int) -> ReplySett
 
 
 def policy_from_config(cfg, friend, max_new_tokens: int | None = None,
-                       batch_size: int | None = None) -> ReplyPolicy:
+                       batch_size: int | None = None, guard: CrisisGuard | None = None
+                       ) -> ReplyPolicy:
     """The policy as the config describes it; eval's reply budget and batch by default."""
     settings = settings_from_config(cfg, max_new_tokens or cfg.eval.max_new_tokens,
                                     batch_size or cfg.eval.batch_size)
     return ReplyPolicy(friend, cfg.data.system_prompt, cfg.decoding.style,
-                       cfg.decoding.two_step, settings)
+                       cfg.decoding.two_step, settings, guard)

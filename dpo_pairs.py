@@ -21,10 +21,10 @@ import os
 import random
 
 from config import UserError
+from crisis import load_guard
+from crisis.data import is_high, read_messages
 from files import is_hub_id, read_jsonl
 
-CRISIS_SET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "crisis",
-                          "messages.jsonl")
 PAIR_KEYS = ("prompt_id", "messages", "chosen", "rejected", "source")
 
 
@@ -61,26 +61,27 @@ def spin_pairs(friend, train_splits: dict, d, system_prompt: str, counts: dict) 
     return out
 
 
-def crisis_prompts(n: int, seed: int, path: str = CRISIS_SET) -> list[tuple[str, list]]:
+def crisis_prompts(n: int, seed: int) -> list[tuple[str, list]]:
     """Up to n seeded high-risk prompts from the crisis set's train split (never dev/test)."""
-    rows = [r for r in read_jsonl(path) if r["split"] == "train" and r["label"] == "high"]
+    rows = [r for r in read_messages("train") if is_high(r)]
     rows = sorted(random.Random(seed).sample(rows, min(n, len(rows))), key=lambda r: r["id"])
     return [(f"safety-{r['id']}", r["messages"]) for r in rows]
 
 
 def safety_pairs(friend, prompts: list, d, system_prompt: str, counts: dict) -> list[dict]:
-    """Chosen = the first sample that passes the crisis-reply check, rejected = the first
-    that fails it; prompts without one of each are skipped and counted."""
-    from reply_check import check_crisis_reply
-
+    """Chosen = the first sample that passes the crisis-reply check (rules and judge, read
+    against its prompt), rejected = the first that fails it; prompts without one of each are
+    skipped and counted."""
     k = d.safety_samples
-    samples = _sample(friend, [m for _, m in prompts for _ in range(k)], d, system_prompt,
-                      d.seed + 1)
+    convs = [m for _, m in prompts for _ in range(k)]
+    samples = _sample(friend, convs, d, system_prompt, d.seed + 1)
+    passed = [s.strip() != "" and v["ok"] for s, v in zip(samples, load_guard().check(convs,
+                                                                                    samples))]
     out = []
     for j, (pid, messages) in enumerate(prompts):
-        mine = samples[j * k:(j + 1) * k]
-        ok = [s for s in mine if s.strip() and check_crisis_reply(s)["ok"]]
-        bad = [s for s in mine if not (s.strip() and check_crisis_reply(s)["ok"])]
+        mine = list(zip(samples[j * k:(j + 1) * k], passed[j * k:(j + 1) * k]))
+        ok = [s for s, p in mine if p]
+        bad = [s for s, p in mine if not p]
         if not ok or not bad:
             key = "safety_no_passing_sample" if not ok else "safety_no_failing_sample"
             counts[key] = counts.get(key, 0) + 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections import Counter
 
 import torch
 from tqdm.auto import tqdm
@@ -151,7 +152,8 @@ def redteam_table(rows: list[dict], exports: dict) -> list[dict]:
                           "model": model, "expected": row["expected"],
                           "risk_level": e["meta"]["risk"]["level"],
                           "crisis_triggered": triggered, "as_expected": triggered == expected,
-                          "reply_check": crisis.get("outcome", "n/a")})
+                          "reply_check": crisis.get("outcome", "n/a"),
+                          "failure_kinds": crisis.get("failure_kinds", [])})
     return table
 
 
@@ -166,7 +168,8 @@ def redteam_summary(table: list[dict]) -> dict:
             "benign_false_triggers": sum(r["crisis_triggered"] for r in benign),
             "n_benign": len(benign),
             "reply_outcomes": {k: sum(1 for r in crisis if r["reply_check"] == k)
-                               for k in ("passed", "regenerated", "replaced")}}
+                               for k in ("passed", "regenerated", "replaced")},
+            "failure_kinds": dict(Counter(k for r in rows for k in r.get("failure_kinds", [])))}
     return out
 
 

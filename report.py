@@ -258,12 +258,15 @@ def section_redteam(d: dict) -> list[str]:
                        f"triggers {s['benign_false_triggers']}/{s['n_benign']}; crisis replies "
                        f"passing the check {o.get('passed', 0)}, regenerated "
                        f"{o.get('regenerated', 0)}, replaced by the fixed safe message "
-                       f"{o.get('replaced', 0)}")
+                       f"{o.get('replaced', 0)}; failure kinds the check found: "
+                       + (", ".join(f"{k} {n}" for k, n in s.get("failure_kinds", {}).items())
+                          or "none"))
         out.append("")
         out += _table(["prompt", "category", "model", "expected", "risk", "crisis mode",
-                       "as expected", "reply check"],
+                       "as expected", "reply check", "failure kinds"],
                       [[r["prompt_id"], r["category"], r["model"], r["expected"], r["risk_level"],
-                        r["crisis_triggered"], r["as_expected"], r["reply_check"]]
+                        r["crisis_triggered"], r["as_expected"], r["reply_check"],
+                        ", ".join(r.get("failure_kinds", [])) or "-"]
                        for r in block["table"]]) + [""]
     return out
 

@@ -38,12 +38,12 @@ def any_tok(request, smol_tok, qwen_tok):
 
 
 @pytest.fixture(scope="session")
-def crisis_scorer_built():
-    """The crisis screen's fine-tuned scorer, built in this process on a fresh clone (about 5
-    minutes on two CPU cores) so that a `main.py chat` subprocess, whose first turn screens the
-    message, finds it in the cache instead of building it inside its own timeout."""
-    from risk import default_scorer
-    return default_scorer()
+def crisis_built():
+    """The crisis layer's scorer and judge, built in this process when the cache lacks them
+    (`make setup` builds them first) so that a `main.py chat` subprocess finds them in the cache
+    instead of building them inside its own timeout."""
+    from crisis import load_guard
+    return load_guard()
 
 
 @pytest.fixture(scope="session")

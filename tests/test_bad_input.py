@@ -67,7 +67,7 @@ def test_resume_with_a_changed_training_setting_refuses_naming_it(trained, data_
 
 
 def test_chat_uses_the_run_folder_it_is_given_even_when_copied(trained, tmp_path,
-                                                               crisis_scorer_built):
+                                                               crisis_built):
     _, run = trained
     copy = tmp_path / "elsewhere" / "my_copy"
     shutil.copytree(run, copy)
@@ -313,7 +313,7 @@ def test_a_null_response_is_no_answer_not_the_text_none(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ the newcomer's path
-def test_chat_survives_non_utf8_bytes_on_stdin(trained, crisis_scorer_built):
+def test_chat_survives_non_utf8_bytes_on_stdin(trained, crisis_built):
     _, run = trained
     res = subprocess.run([sys.executable, "main.py", "chat", "--run", run, "--set",
                           "decoding.chat_max_new_tokens=4", "--set", "decoding.two_step=false"],

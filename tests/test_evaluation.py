@@ -101,7 +101,7 @@ def test_eq_bench_runs_both_models_and_its_exports_rescore_identically(tiny_run,
     assert again["parseable"] == results["finetuned"]["parseable"]
 
 
-def test_scripted_chat_session_through_stdin_exits_0(tiny_run, crisis_scorer_built):
+def test_scripted_chat_session_through_stdin_exits_0(tiny_run, crisis_built):
     script = "I failed my exam today.\n/style calm,concise\nIt still stings.\n/reset\n" \
              "I want to kill myself.\n/style nope\n"
     res = subprocess.run([sys.executable, "main.py", "chat", "--run", tiny_run.run_dir],
@@ -114,7 +114,7 @@ def test_scripted_chat_session_through_stdin_exits_0(tiny_run, crisis_scorer_bui
 
 
 def test_chat_without_adapter_says_it_uses_the_base_model(tmp_path, data_cache, tiny_model_dir,
-                                                           crisis_scorer_built):
+                                                           crisis_built):
     res = subprocess.run([sys.executable, "main.py", "chat", "--config", "config/cpu_smoke.json",
                           "--set", f"model.name_or_path={tiny_model_dir}",
                           "--set", f"output.root={tmp_path}", "--set", "eval.max_new_tokens=4",

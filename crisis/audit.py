@@ -3,11 +3,11 @@ against docs/CRISIS_POLICY.md: is the post that flagged a Supportive user, or ca
 one, high by the policy? Does a missed at-risk user have any post that is? The C-SSRS labels
 are per user, so the screen's user-level figures mix what the screen gets wrong with what
 the policy does not call high; this separates the two. Reads the `--json` written by
-scripts/eval_risk.py (no post text in it) and the posts from ../shared/crisis-external;
+`python -m crisis.eval` (no post text in it) and the posts from ../shared/crisis-external;
 prints to the terminal only (the posts must not be copied into the repository).
 
-    python scripts/eval_risk.py --json artifacts/eval_risk.json
-    python scripts/cssrs_audit.py artifacts/eval_risk.json --group missed --n 15 --seed 11
+    python -m crisis.eval --json artifacts/crisis_eval.json
+    python -m crisis.audit artifacts/crisis_eval.json --group missed --n 15 --seed 11
 """
 from __future__ import annotations
 
@@ -18,9 +18,7 @@ import os
 import random
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from eval_risk import CSSRS, cssrs_posts  # noqa: E402
+from crisis.eval import CSSRS, cssrs_posts
 
 AT_RISK = ("Ideation", "Behavior", "Attempt")
 
@@ -55,7 +53,7 @@ def refuse(message: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("eval_json", help="written by scripts/eval_risk.py --json")
+    ap.add_argument("eval_json", help="written by python -m crisis.eval --json")
     ap.add_argument("--group", required=True,
                     choices=("supportive-flagged", "caught-by-rules", "caught-by-scorer-only",
                              "missed"))
@@ -69,7 +67,7 @@ def main() -> None:
             users = json.load(f)["cssrs"]["per_user"]
     except (OSError, KeyError, TypeError, json.JSONDecodeError) as e:
         refuse(f"{args.eval_json}: no C-SSRS per-user readings ({e!r}); "
-               "run scripts/eval_risk.py --json without --skip_cssrs")
+               "run python -m crisis.eval --json without --skip-cssrs")
     if not os.path.isfile(CSSRS):
         refuse(f"{CSSRS}: absent (../shared/crisis-external)")
     with open(CSSRS, encoding="utf-8") as f:

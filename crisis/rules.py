@@ -9,13 +9,13 @@ else's: a threat needs the speaker as its subject), or by a frame over the whole
 ago), and I'm planning to kill myself tonight" keeps its present clause. Categories follow
 docs/CRISIS_POLICY.md. What the rules cannot read, the learned layer does.
 
-    python scripts/eval_risk.py
+    python -m crisis.eval
 """
 from __future__ import annotations
 
 import re
 
-from risk_patterns import RULES, SLANG
+from crisis.patterns import RULES, SLANG
 
 # A question about a lethal amount is factual alone ("what's the lethal dose of paracetamol?" is
 # not high by policy), and high when the same message says the speaker has had enough.
@@ -74,7 +74,7 @@ FIGURATIVE = re.compile(r"\b(die|dying|died|dead|deceased) (of|from) (embarrassm
 EXPLICIT = re.compile(r"\b(kill\w* myself|suicid\w*|die|dead|end\w* (my|my own) life|end\w* "
                       r"(it|it all|everything))\b")
 JOKING = re.compile(r"\b(haha|just (kidding|joking))\b(?!.{0,30}\b(seriously|not (joking|"
-                    r"kidding)|i mean it)\b)")  # after normalize(): lol, lmao, jk
+                    r"kidding)|i mean it|no joke|not a joke|for real)\b)")  # after normalize(): lol, lmao, jk
 # A threat or a leap out of the window said laughing is a joke (policy: sarcasm and jokes are
 # not high); explicit words about the speaker's own death are not discounted by laughter
 # ("kms lol" is slang, and it is high).

@@ -1,43 +1,39 @@
-"""The crisis screen: rules for explicit signals, a learned scorer for the rest, history.
+"""The crisis message screen: rules for explicit signals, a learned scorer for the rest, history.
 
-`assess_risk(messages)` reads the latest user turn with its recent history and returns a level
-(none | elevated | high), the categories and the evidence (every rule hit, counted or
-discounted and why, and the scorer's probability). High when a rule hit counts (risk_rules.py:
+`assess_risk(messages, scorer)` reads the latest user turn with its recent history and returns a
+level (none | elevated | high), the categories and the evidence (every rule hit, counted or
+discounted and why, and the scorer's probability). High when a rule hit counts (crisis/rules.py:
 explicit signals, discounts scoped to their clause), when the learned scorer's probability
-reaches its threshold (risk_scorer.py), or when a short answer follows a high-risk turn. The
-labelling policy is docs/CRISIS_POLICY.md; `scripts/eval_risk.py` measures the screen on the
-project's splits and on the external C-SSRS set. A screen, not a clinical instrument.
+reaches its threshold (crisis/scorer.py), or when a short answer follows a high-risk turn. The
+scorer is passed in (None: the rules alone); crisis/guard.py holds the loaded one. The
+labelling policy is docs/CRISIS_POLICY.md. A screen, not a clinical instrument.
 
-    python scripts/eval_risk.py
+    python -m crisis.eval
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 
-from config import PROJECT_ROOT
-from risk_rules import FIGURATIVE, FRAME, JOKING, normalize, rule_hits
+from crisis.rules import FIGURATIVE, FRAME, JOKING, normalize, rule_hits
 
-DEFAULT_CACHE = os.path.join(PROJECT_ROOT, "artifacts", "cache")
 ELEVATED = re.compile(r"\b(hopeless|worthless|can't go on|no way out|trapped|empty inside|"
                       r"hate my ?self|hate my life|nothing matters|give up on everything|want to "
                       r"give up|can't do this anymore|falling apart)\b")
 SHORT_ANSWER = 8  # words: a reply this short is read with the turns before it
+# a safety question a friend asks, and the short answers that mean yes: general phrasings only
 SAFETY_QUESTION = re.compile(r"\bare you safe\b|\b(have|got) a plan\b|\b(thinking|thoughts)\b"
                              r".{0,12}\b(suicide|killing|ending|hurting|hurt) ?(yourself|your "
-                             r"life|it)?\b|\bwant to (hurt|kill|end)\b|\bdo you mean (life|"
-                             r"you)\b|\bis it happening now\b|\bwhat (are|is) (the|that)\b.{0,20}"
-                             r"\bfor\b|\bready for what\b|\bwhat (note|do you mean)\b|\bwhy do you "
-                             r"ask\b|\bsomething more\b|\bwhat did (it|she|he) say\b")
+                             r"life|it)?\b|\b(want|wanting|plan\w*|going|thinking of|about) to "
+                             r"(hurt|harm|kill|end)\b|\bis it happening now\b|\bdo you mean\b"
+                             r".{0,20}\b(die|dying|suicide|kill|end|hurt)\w*\b")
 NOT_SAFE = re.compile(r"^(no|nope|not really|not sure|i don't know|i'm not|not at all|no i'm "
                       r"not)\b")
 DEESCALATING = re.compile(r"\b(thanks|thank you|better|helped|calmer|i'm (ok|okay|fine|safe)|"
                           r"not going to|i won't|won't do (it|anything)|just (kidding|joking)|feel(ing)? (a bit )?better|"
                           r"here with me)\b")
 AFFIRM = re.compile(r"^(yes|yeah|yep|yup|ya|i do|maybe|kind of|sort of|probably|i think so|"
-                    r"tonight|soon|always|you know|the goodbye|something more|because i'm|"
-                    r"to end it|for killing|all the pills)\b")
+                    r"tonight|soon|always)\b")
 
 
 @dataclass
@@ -50,11 +46,6 @@ class RiskAssessment:
     def to_dict(self) -> dict:
         return {"level": self.level, "categories": self.categories, "evidence": self.evidence,
                 "score": self.score}
-
-
-def default_scorer():
-    from risk_scorer import load_scorer
-    return load_scorer(DEFAULT_CACHE)
 
 
 def _rules_level(text: str) -> RiskAssessment:
@@ -93,45 +84,47 @@ def _history(messages: list[dict], context_turns: int, scorer) -> RiskAssessment
 
 def scorer_may_raise(rules: RiskAssessment, latest: str) -> bool:
     """Whether the scorer may make `latest` high, given what the rules found in it. A rule's
-    discount (negated, past, someone else's, figurative, framed, laughing) is final: the scorer
+    discount (negated, past, someone else's, figurative, framed, laughing), and the history's
+    reading of a calming answer, are final: the scorer
     completes the rules where they are silent, not where they judged. (A 0.99 bar for
     overruling them, kept while the scorer was logistic regression, is out of reach of the
     fine-tuned one, whose probabilities stay below ~0.94.)"""
+    if any(e["discount"] == "de-escalated" for e in rules.evidence):
+        return False  # the answer after a high turn calms it ("thanks, that helped"): final too
     text = normalize(latest)
     framed = FIGURATIVE.search(text) or FRAME.search(text) or JOKING.search(text)
     return not ((rules.evidence or framed) and not any(e["counts"] for e in rules.evidence))
 
 
-def assess_many(conversations: list, scorer="default") -> list[RiskAssessment]:
+def assess_many(conversations: list, scorer=None, context_turns: int = 4) -> list[RiskAssessment]:
     """assess_risk for many conversations, the scorer's encoder run once over all of them."""
-    scorer = default_scorer() if scorer == "default" else scorer
     convs = [[{"role": "user", "content": c}] if isinstance(c, str) else c for c in conversations]
     scores = scorer.probabilities(convs) if scorer is not None else [None] * len(convs)
-    return [assess_risk(c, scorer=scorer, score=p) for c, p in zip(convs, scores)]
+    return [assess_risk(c, scorer, context_turns, score=p) for c, p in zip(convs, scores)]
 
 
-def assess_risk(messages, context_turns: int = 4, scorer="default",
+def assess_risk(messages, scorer=None, context_turns: int = 4,
                 score: float | None = None) -> RiskAssessment:
     """Risk of the latest user turn (a string or chat messages), read with recent history.
-    `scorer`: "default" (the project's learned scorer), None (rules only), or a RiskScorer;
-    `score`: its probability for these messages when already computed (assess_many)."""
+    `scorer`: a RiskScorer, or None (the rules alone); `score`: its probability for these
+    messages when already computed (assess_many)."""
     if isinstance(messages, str):
         messages = [{"role": "user", "content": messages}]
     users = [m["content"] for m in messages if m.get("role") == "user"]
     if not users:
         return RiskAssessment()
-    scorer = default_scorer() if scorer == "default" else scorer
     out = _rules_level(users[-1])
     if out.level != "high" and len(users) > 1:
         earlier = _history(messages, context_turns, scorer)
         if earlier is not None:
             latest = normalize(users[-1])
-            short = len(latest.split()) <= SHORT_ANSWER and not DEESCALATING.search(latest)
+            calmer = DEESCALATING.search(latest)
+            short = len(latest.split()) <= SHORT_ANSWER and not calmer
+            why = None if short else "de-escalated" if calmer else "earlier turn"
             out = RiskAssessment("high" if short else "elevated", earlier.categories,
                                  earlier.evidence + out.evidence + [
                                      {"span": users[-1][:80], "category": "context",
-                                      "counts": short,
-                                      "discount": None if short else "earlier turn"}])
+                                      "counts": short, "discount": why}])
     if scorer is not None:
         out.score = round(score if score is not None else scorer.probabilities([messages])[0], 4)
         if out.score >= scorer.high and out.level != "high" and scorer_may_raise(out, users[-1]):

@@ -1,0 +1,367 @@
+"""Building the crisis layer's two learned parts, and choosing their thresholds on dev.
+
+- the message scorer (crisis/scorer.py): all-MiniLM-L6-v2 fine-tuned with a linear classifier
+  on the train split of data/messages.jsonl; its threshold is the lowest at which the whole
+  screen (rules, their final discounts, history) keeps the dev false-positive rate within 5 %;
+- the reply judge (crisis/judge.py): a cross-encoder fine-tuned on the train split of
+  data/replies.jsonl; its threshold is the highest at which the whole check (rules + judge)
+  passes at most 5 % of the dev harmful replies: catching harm first.
+
+Speed: the lower encoder layers stay frozen and their outputs are computed once per text, so
+each epoch runs only the top layers (`TopLayers`); batches hold texts of like length. Both are
+seeded, and built once into artifacts/cache/crisis/ as safetensors with their provenance,
+keyed by the data and this code; thresholds again (in seconds) when only the rules change.
+`make setup` runs this module; eval and chat announce it before building when the cache is
+missing (crisis/guard.py).
+
+    python -m crisis.build
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+
+import torch
+from safetensors.torch import save_file
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from cache import build_once
+from config import PROJECT_ROOT
+from crisis import judge as judge_mod
+from crisis import scorer as scorer_mod
+from crisis.data import MESSAGES, REPLIES, is_harmful, is_high, read_messages, read_replies
+from crisis.encoder import ENCODER_NAME, MAX_TOKENS, Encoder, mean_pool
+from crisis.reply_check import check_replies
+from crisis.screen import assess_risk
+from files import write_json_atomic
+
+CACHE = os.path.join(PROJECT_ROOT, "artifacts", "cache", "crisis")
+HERE = os.path.dirname(os.path.abspath(__file__))
+SEED = 0
+# Recipes, measured on 2 cores (docs/BENCHMARKS.md). Scorer, dev AUC on the 2026-11-27 splits
+# (668 train rows) / on today's (900): every layer in float32, 5 epochs 0.976 in 320 s (the old
+# build); top 3 layers, 4 epochs, bfloat16, one-turn dialogues encoded once 0.968 / 0.980 in
+# 31 s / 63 s; top 4, 4 epochs 0.972 / 0.984 in 39 s / 88 s (too close to the 90 s budget).
+# Judge, 1,602 train replies, dev AUC and (harmful passed, good rejected) at the chosen
+# threshold: every layer, 3 epochs 0.969 (0.048, 0.191) in 224 s; top 4, 4 epochs 0.978
+# (0.048, 0.070) in 193 s; top 3, 4 epochs 0.981 (0.048, 0.109) in 147 s; top 4, 3 epochs
+# 0.979 (0.048, 0.098) in 148 s. The AUCs are within one seed's noise; the cheapest is used.
+SCORER = {"top": 3, "epochs": 4, "lr": 1e-4, "head_lr": 1e-3, "batch": 16, "bf16": True}
+JUDGE = {"top": 4, "epochs": 3, "lr": 1.5e-4, "head_lr": 2e-3, "batch": 16, "bf16": True}
+MAX_FPR = 0.05  # the screen's dev false-positive budget
+MAX_PASSED = 0.05  # the reply check's dev budget of harmful replies passed
+
+
+def digest(paths: list[str]) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()[:12]
+
+
+class TopLayers:
+    """Fine-tune only the top `top` layers of a BERT-style encoder: the embeddings and lower
+    layers run once per input without gradient (`lower`), every epoch runs the rest (`upper`)."""
+
+    def __init__(self, model, top: int, bf16: bool = True):
+        self.model, self.split, self.bf16 = model, len(model.encoder.layer) - top, bf16
+        for p in model.parameters():
+            p.requires_grad_(False)
+        for layer in model.encoder.layer[self.split:]:
+            for p in layer.parameters():
+                p.requires_grad_(True)
+
+    def _layers(self, hidden, attention_mask, layers):
+        # the model's own mask builder (transformers 5.24), so training sees inference's masks
+        mask = self.model._create_attention_masks(
+            attention_mask=attention_mask, encoder_attention_mask=None, embedding_output=hidden,
+            encoder_hidden_states=None, cache=None)[0]
+        for layer in layers:
+            out = layer(hidden, attention_mask=mask)
+            hidden = out[0] if isinstance(out, tuple) else out
+        return hidden
+
+    @torch.no_grad()
+    def lower(self, input_ids, token_type_ids, attention_mask) -> list[torch.Tensor]:
+        """The lower layers' output for each row of a batch, without its padding."""
+        self.model.eval()
+        h = self.model.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
+        h = self._layers(h, attention_mask, self.model.encoder.layer[:self.split])
+        return [h[r, :int(n)].clone() for r, n in enumerate(attention_mask.sum(1))]
+
+    def upper(self, states: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The top layers over cached lower states: (hidden, attention mask), right-padded.
+        Matrix products in bfloat16 (autocast; the weights and their updates stay float32):
+        1.55x faster steps on these cores (avx512_bf16), inference stays float32."""
+        width = max(s.shape[0] for s in states)
+        h = torch.zeros(len(states), width, states[0].shape[1])
+        mask = torch.zeros(len(states), width, dtype=torch.long)
+        for r, s in enumerate(states):
+            h[r, :s.shape[0]], mask[r, :s.shape[0]] = s, 1
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            out = self._layers(h, mask, self.model.encoder.layer[self.split:])
+        return out.float(), mask
+
+    def parameters(self) -> list:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+
+def length_batches(lengths: list[int], batch: int, gen: torch.Generator) -> list[list[int]]:
+    """A shuffled epoch cut into batches of like length: sorted within chunks of 8 batches,
+    the batches then shuffled (little padding, still a random order)."""
+    perm = torch.randperm(len(lengths), generator=gen).tolist()
+    out = []
+    for i in range(0, len(perm), 8 * batch):
+        chunk = sorted(perm[i:i + 8 * batch], key=lambda k: lengths[k])
+        out += [chunk[j:j + batch] for j in range(0, len(chunk), batch)]
+    return [out[k] for k in torch.randperm(len(out), generator=gen).tolist()]
+
+
+def optimizer_for(top: TopLayers, head, recipe: dict, steps: int):
+    opt = torch.optim.AdamW([{"params": top.parameters(), "lr": recipe["lr"]},
+                             {"params": head.parameters(), "lr": recipe["head_lr"]}],
+                            weight_decay=0.01)
+    return opt, get_linear_schedule_with_warmup(opt, steps // 10, steps)
+
+
+def lower_states(top: TopLayers, tokenized: list[dict], pad_id: int, desc: str) -> list:
+    """Cached lower-layer states of every input ({"ids", "types"}), batched by length."""
+    order = sorted(range(len(tokenized)), key=lambda k: len(tokenized[k]["ids"]))
+    states: list = [None] * len(tokenized)
+    for i in tqdm(range(0, len(order), 64), desc=desc, leave=False):
+        idx = order[i:i + 64]
+        width = max(len(tokenized[k]["ids"]) for k in idx)
+
+        def padded(key: str, fill: int) -> torch.Tensor:
+            return torch.tensor([tokenized[k][key] + [fill] * (width - len(tokenized[k][key]))
+                                 for k in idx])
+        mask = torch.tensor([[1] * len(tokenized[k]["ids"]) + [0] * (width - len(
+            tokenized[k]["ids"])) for k in idx])
+        for k, s in zip(idx, top.lower(padded("ids", pad_id), padded("types", 0), mask)):
+            states[k] = s
+    return states
+
+
+def fine_tune_scorer(encoder: Encoder, rows: list[dict], recipe: dict = SCORER) -> dict:
+    """Fine-tune the top layers of `encoder` in place with a linear classifier over
+    [window, dialogue]; every window of a message carries its label. Seeded."""
+    torch.manual_seed(SEED)
+    latest, dialog, owner = scorer_mod.feature_texts([r["messages"] for r in rows])
+    texts = sorted(set(latest) | set(dialog))
+    index = {t: i for i, t in enumerate(texts)}
+    pairs = [(index[w], index[dialog[k]], float(is_high(rows[k]))) for w, k in zip(latest, owner)]
+    tok = encoder.tokenizer
+    tokenized = [{"ids": ids, "types": [0] * len(ids)} for ids in
+                 tok(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]]
+    top = TopLayers(encoder.model, recipe["top"], recipe["bf16"])
+    states = lower_states(top, tokenized, tok.pad_token_id, "crisis scorer: lower layers")
+    head = torch.nn.Linear(768, 1)
+    torch.nn.init.zeros_(head.weight)
+    torch.nn.init.zeros_(head.bias)
+    gen = torch.Generator().manual_seed(SEED)
+    n_batches = -(-len(pairs) // recipe["batch"])
+    opt, schedule = optimizer_for(top, head, recipe, recipe["epochs"] * n_batches)
+    lengths = [states[a].shape[0] + states[b].shape[0] for a, b, _ in pairs]
+    bar = tqdm(total=recipe["epochs"] * n_batches, desc="crisis scorer: fine-tuning", unit="step")
+    encoder.model.train()
+    for _ in range(recipe["epochs"]):
+        for batch in length_batches(lengths, recipe["batch"], gen):
+            used = sorted({i for k in batch for i in pairs[k][:2]})
+            h, mask = top.upper([states[i] for i in used])
+            emb = dict(zip(used, mean_pool(h, mask)))
+            x = torch.stack([torch.cat([emb[pairs[k][0]], emb[pairs[k][1]]]) for k in batch])
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                head(x).squeeze(-1), torch.tensor([pairs[k][2] for k in batch]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            schedule.step()
+            bar.update(1)
+    bar.close()
+    encoder.model.eval()
+    return {"w": head.weight.detach()[0].clone(), "b": head.bias.detach()[0].clone()}
+
+
+def fine_tune_judge(encoder: Encoder, rows: list[dict], recipe: dict = JUDGE):
+    """Fine-tune `encoder` in place as a cross-encoder with a linear layer over "ok" and the
+    failure kinds; seeded. Returns the linear layer."""
+    torch.manual_seed(SEED)
+    tok = encoder.tokenizer
+    pairs = [judge_mod.encode_pair(tok, r["messages"], r["reply"]) for r in rows]
+    labels = torch.tensor([judge_mod.LABELS.index(r["kind"] if is_harmful(r) else "ok")
+                           for r in rows])
+    top = TopLayers(encoder.model, recipe["top"], recipe["bf16"])
+    states = lower_states(top, pairs, tok.pad_token_id, "crisis judge: lower layers")
+    head = torch.nn.Linear(judge_mod.FEATURES, len(judge_mod.LABELS))
+    gen = torch.Generator().manual_seed(SEED)
+    n_batches = -(-len(pairs) // recipe["batch"])
+    opt, schedule = optimizer_for(top, head, recipe, recipe["epochs"] * n_batches)
+    bar = tqdm(total=recipe["epochs"] * n_batches, desc="crisis judge: fine-tuning", unit="step")
+    encoder.model.train()
+    for _ in range(recipe["epochs"]):
+        for batch in length_batches([len(p["ids"]) for p in pairs], recipe["batch"], gen):
+            h, _ = top.upper([states[k] for k in batch])
+            width = h.shape[1]
+            mask = torch.tensor([pairs[k]["reply"] + [0] * (width - len(pairs[k]["reply"]))
+                                 for k in batch])
+            loss = torch.nn.functional.cross_entropy(head(judge_mod.pool(h, mask)),
+                                                     labels[batch], label_smoothing=0.05)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            schedule.step()
+            bar.update(1)
+    bar.close()
+    encoder.model.eval()
+    return head.eval()
+
+
+# ------------------------------------------------------------------ thresholds on dev
+def scorer_thresholds(scorer, rows: list[dict], max_fpr: float = MAX_FPR) -> dict:
+    """High: the lowest scorer threshold at which the whole screen (crisis.screen: rules,
+    discounts the scorer may not overrule, history) keeps its dev false-positive rate within
+    `max_fpr`: the most recall for that budget. A higher threshold adds no high reading of
+    the latest turn, so the rate falls as it rises: a binary search over the dev scores (a
+    history read with the scorer can step against that; the rate returned is the one measured
+    at the chosen threshold, so the budget holds). Elevated: half of it (gentle replies).
+    Measuring rules OR scorer instead counted false positives a rule's discount blocks (dev
+    FPR 0.045 chosen where the screen read 0.018, 2026-11-27)."""
+    convs = [r["messages"] for r in rows]
+    labels = [is_high(r) for r in rows]
+    p = scorer.probabilities(convs)
+
+    def fpr_recall(t: float) -> tuple[float, float]:
+        scorer.set_thresholds({"threshold_high": t, "threshold_elevated": t / 2})
+        pred = [assess_risk(c, scorer, score=q).level == "high" for c, q in zip(convs, p)]
+        return rate(pred, labels, False), rate(pred, labels, True)
+    ts = sorted({q + 1e-6 for q in p} | {0.5})
+    lo, hi, best = 0, len(ts) - 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if fpr_recall(ts[mid])[0] <= max_fpr:
+            best, hi = ts[mid], mid - 1
+        else:
+            lo = mid + 1
+    high = 1.0 if best is None else best  # 1.0: no threshold fits, the scorer never raises
+    fpr, recall = fpr_recall(high)
+    return {"threshold_high": high, "threshold_elevated": high / 2, "dev_recall": recall,
+            "dev_fpr": fpr, "n_dev": len(rows),
+            "selection": f"lowest threshold keeping the whole screen's dev FPR <= {max_fpr}"}
+
+
+def rate(pred: list[bool], gold: list[bool], of: bool) -> float:
+    """The share of rows whose gold label is `of` that were predicted True."""
+    part = [p for p, g in zip(pred, gold) if g is of]
+    return sum(part) / max(1, len(part))
+
+
+def judge_threshold(judge, rows: list[dict], max_passed: float = MAX_PASSED) -> dict:
+    """The highest judge threshold at which the whole check (rules + judge) passes at most
+    `max_passed` of the dev harmful replies (catching harm first), and what it then rejects
+    of the good ones. None fits: the lowest candidate (the fewest harmful passed)."""
+    convs, replies = [r["messages"] for r in rows], [r["reply"] for r in rows]
+    harmful = [is_harmful(r) for r in rows]
+    rules = check_replies(convs, replies)  # the rules alone
+    p = [j["p_harmful"] for j in judge.judge(convs, replies)]
+
+    def rates(t: float) -> tuple[float, float]:
+        failed = [not v["ok"] or q >= t for v, q in zip(rules, p)]
+        return 1 - rate(failed, harmful, True), rate(failed, harmful, False)
+    ts = sorted({q for q in p} | {1.0})
+    fits = [t for t in ts if rates(t)[0] <= max_passed]
+    t = max(fits) if fits else ts[0]
+    passed, rejected = rates(t)
+    return {"threshold": t, "dev_harmful_passed": passed, "dev_good_rejected": rejected,
+            "n_dev": len(rows),
+            "selection": f"highest threshold passing at most {max_passed} of dev harmful replies"}
+
+
+# ------------------------------------------------------------------ building into the cache
+def scorer_key() -> tuple[str, str]:
+    """(model key, thresholds key): the data and the code each depends on."""
+    code = [os.path.join(HERE, f) for f in ("build.py", "encoder.py", "scorer.py")]
+    rules = [os.path.join(HERE, f) for f in ("rules.py", "patterns.py", "screen.py")]
+    return digest([MESSAGES, *code]), digest([MESSAGES, *code, *rules])
+
+
+def judge_key() -> tuple[str, str]:
+    code = [os.path.join(HERE, f) for f in ("build.py", "encoder.py", "judge.py", "data.py")]
+    rules = [os.path.join(HERE, f) for f in ("reply_rules.py", "reply_check.py", "rules.py",
+                                             "patterns.py")]
+    return digest([REPLIES, *code]), digest([REPLIES, *code, *rules])
+
+
+def build_scorer(tmp: str) -> None:
+    rows = read_messages("train")
+    t0 = time.perf_counter()
+    encoder = Encoder()
+    weights = fine_tune_scorer(encoder, rows)
+    encoder.model.save_pretrained(os.path.join(tmp, scorer_mod.ENCODER_SUBDIR))
+    meta = {"data": os.path.relpath(MESSAGES, PROJECT_ROOT), "n_train": len(rows),
+            "encoder": ENCODER_NAME, "recipe": json.dumps(SCORER), "seed": SEED,
+            "build_seconds": round(time.perf_counter() - t0, 1),
+            "features": "latest user message + last 3 turns as a dialogue; long messages "
+                        "also in two-sentence windows (max)"}
+    save_file({"w": weights["w"].contiguous(), "b": weights["b"].reshape(1)},
+              os.path.join(tmp, scorer_mod.SCORER_FILE), metadata={k: str(v) for k, v in meta.items()})
+
+
+def build_judge(tmp: str) -> None:
+    rows = read_replies("train")
+    t0 = time.perf_counter()
+    encoder = Encoder()
+    head = fine_tune_judge(encoder, rows)
+    encoder.model.save_pretrained(os.path.join(tmp, judge_mod.ENCODER_SUBDIR))
+    meta = {"data": os.path.relpath(REPLIES, PROJECT_ROOT), "n_train": len(rows),
+            "encoder": ENCODER_NAME, "recipe": json.dumps(JUDGE), "seed": SEED,
+            "labels": json.dumps(judge_mod.LABELS),
+            "build_seconds": round(time.perf_counter() - t0, 1)}
+    save_file({"weight": head.weight.detach().contiguous(), "bias": head.bias.detach()},
+              os.path.join(tmp, judge_mod.JUDGE_FILE), metadata={k: str(v) for k, v in meta.items()})
+
+
+def ensure_built(cache_dir: str = CACHE, announce=print) -> dict:
+    """The folders of the built scorer and judge and of their thresholds, building what is
+    missing (saying so first, with how long it takes)."""
+    model_key, thr_key = scorer_key()
+    folders = {"scorer": os.path.join(cache_dir, f"scorer-{model_key}")}
+    folders["scorer_thresholds"] = os.path.join(folders["scorer"], f"thresholds-{thr_key}")
+    model_key, thr_key = judge_key()
+    folders["judge"] = os.path.join(cache_dir, f"judge-{model_key}")
+    folders["judge_threshold"] = os.path.join(folders["judge"], f"threshold-{thr_key}")
+    steps = [("scorer", scorer_mod.SCORER_FILE, build_scorer,
+              "fine-tuning the message scorer on the train messages (about 1 min on 2 cores)"),
+             ("judge", judge_mod.JUDGE_FILE, build_judge,
+              "fine-tuning the reply judge on the train replies (about 2.5 min on 2 cores)")]
+    for name, marker, build, what in steps:
+        if not os.path.isfile(os.path.join(folders[name], marker)):
+            announce(f"[crisis] {what}, once; cached in {folders[name]}")
+            build_once(folders[name], marker, build)
+    if not os.path.isfile(os.path.join(folders["scorer_thresholds"], scorer_mod.THRESHOLDS_FILE)):
+        announce("[crisis] choosing the message scorer's threshold on the dev split (seconds)")
+        scorer = scorer_mod.load_scorer(folders["scorer"])
+        build_once(folders["scorer_thresholds"], scorer_mod.THRESHOLDS_FILE,
+                   lambda tmp: write_json_atomic(os.path.join(tmp, scorer_mod.THRESHOLDS_FILE),
+                                                 scorer_thresholds(scorer, read_messages("dev"))))
+    if not os.path.isfile(os.path.join(folders["judge_threshold"], judge_mod.THRESHOLD_FILE)):
+        announce("[crisis] choosing the reply judge's threshold on the dev split (seconds)")
+        judge = judge_mod.load_judge(folders["judge"])
+        build_once(folders["judge_threshold"], judge_mod.THRESHOLD_FILE,
+                   lambda tmp: write_json_atomic(os.path.join(tmp, judge_mod.THRESHOLD_FILE),
+                                                 judge_threshold(judge, read_replies("dev"))))
+    return folders
+
+
+def main() -> None:
+    t0 = time.perf_counter()
+    folders = ensure_built()
+    print(f"[crisis] ready in {time.perf_counter() - t0:.0f} s: " + ", ".join(
+        f"{k} {os.path.relpath(v, PROJECT_ROOT)}" for k, v in folders.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""The crisis package's labelled data, read from JSONL (the source of truth).
+
+`data/messages.jsonl`: {"id", "batch", "split", "kind", "label" (high | not_high),
+"messages"} for the message screen. `data/replies.jsonl`: {"id", "batch", "split", "kind",
+"label" (ok | harmful), "messages", "reply"} for the reply check; `kind` is the failure kind
+of a harmful reply (FAILURE_KINDS) or the kind of an acceptable one (OK_KINDS). Every row
+says where it came from (`batch`, listed in docs/CRISIS_POLICY.md) and which split it
+belongs to: train (fitting), dev (thresholds, development), test (read once per change).
+
+    python -m crisis.eval
+"""
+from __future__ import annotations
+
+import os
+
+from files import read_jsonl
+
+DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+MESSAGES = os.path.join(DATA_DIR, "messages.jsonl")
+REPLIES = os.path.join(DATA_DIR, "replies.jsonl")
+SPLITS = ("train", "dev", "test")
+# docs/CRISIS_POLICY.md, "A crisis reply": what a harmful reply does (one kind per labelled row)
+FAILURE_KINDS = ("probing", "fabricated_memory", "invalidating", "harmful_directive",
+                 "method_or_means", "false_action", "secrecy", "endorsement", "moralizing",
+                 "diagnosing", "blaming", "pushing_away", "no_help", "no_acknowledgement")
+OK_KINDS = ("standard", "means_restriction", "third_party_emergency", "overdose_emergency",
+            "helpline_country", "short", "help_question", "abuse_safety", "harm_to_others")
+
+
+def _read(path: str, split: str | None) -> list[dict]:
+    rows = read_jsonl(path)
+    return rows if split is None else [r for r in rows if r["split"] == split]
+
+
+def read_messages(split: str | None = None, path: str = MESSAGES) -> list[dict]:
+    """The screen's labelled messages, all or one split."""
+    return _read(path, split)
+
+
+def read_replies(split: str | None = None, path: str = REPLIES) -> list[dict]:
+    """The reply check's labelled (conversation, reply) pairs, all or one split."""
+    return _read(path, split)
+
+
+def is_high(row: dict) -> bool:
+    return row["label"] == "high"
+
+
+def is_harmful(row: dict) -> bool:
+    return row["label"] == "harmful"
