@@ -1,10 +1,11 @@
-# Quick start: `make demo` (set up + run the offline smoke job), `make test` (set up + tests).
+# Quick start: `make demo` (set up + run the offline smoke job), `make test` (set up + tests),
+# `make test-fast` (the tests not marked slow), `make lint` (ruff).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/cpu_smoke.json
 
-.PHONY: setup crisis demo test data clean-cache
+.PHONY: setup crisis demo test test-fast lint data clean-cache
 
 setup: $(VENV)/.installed crisis
 
@@ -25,6 +26,13 @@ demo: setup
 
 test: setup
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest -q tests
+
+# everyday work: everything but the tests marked slow (pyproject.toml); CI runs `make test`
+test-fast: setup
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest -q -m "not slow" tests
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
 
 clean-cache:
 	rm -rf artifacts/cache

@@ -14,6 +14,7 @@ heads' last-prompt-token index trivially correct on every attention backend.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 IGNORE = -100
@@ -61,7 +62,6 @@ def collate(examples: list[dict], pad_id: int, device=None) -> dict:
 def seeded_subset(lengths: list[int], n: int, seed: int) -> list[int]:
     """A fixed, seeded, representative sample of n indices (all when n is 0 or larger than
     the split), ordered by length only so its batches pad little."""
-    import numpy as np
 
     idx = list(range(len(lengths)))
     if n and n < len(idx):

@@ -15,8 +15,8 @@ import sys
 from transformers import TextStreamer
 
 from config import UserError
-from decoding_policy import (NOTE_HEADER, SENTENCE_END, STYLES, policy_from_config,
-                             validate_styles)
+from decoding_policy import NOTE_HEADER, SENTENCE_END, STYLES, parse_styles, policy_from_config
+from loading import load_for_inference
 
 HELP = f"commands: /style NAME[,NAME] ({', '.join(STYLES)}), /reset, /quit"
 
@@ -74,7 +74,7 @@ def _command(text: str, history: list, styles: list, out) -> tuple[list, list]:
         return [], styles
     if text.startswith("/style"):
         try:
-            styles = validate_styles(text[len("/style"):].replace(",", " ").split())
+            styles = parse_styles(text[len("/style"):].replace(",", " ").split())
             out.write(f"(style: {', '.join(styles) or 'none'})\n")
         except UserError as e:
             out.write(f"({e})\n")
@@ -109,7 +109,6 @@ def _finish_reply(reply, streamers: list, out) -> None:
 
 def run_chat(cfg, stdin=None, out=None) -> int:
     """Entry point of `python main.py chat`; returns the exit code."""
-    from loading import load_for_inference
 
     stdin, out = stdin or sys.stdin, out or sys.stdout
     if hasattr(stdin, "reconfigure"):

@@ -19,6 +19,8 @@ import shutil
 
 import numpy as np
 import torch
+from peft import set_peft_model_state_dict
+from safetensors.torch import load_file
 
 from config import UserError
 from heads import HEAD_FILE, load_heads, save_heads
@@ -161,13 +163,14 @@ def _torch_file(path: str):
         raise CheckpointError(f"{path} is unreadable ({first.split('. ')[0]})") from None
 
 
-def load_scaler(scaler, folder: str) -> None:
-    """Restore the fp16 loss scale; a checkpoint and a run must agree on having one."""
-    if scaler is not None:
-        scaler.load_state_dict(_torch_file(os.path.join(folder, SCALER_FILE)))
-    elif os.path.isfile(os.path.join(folder, SCALER_FILE)):
-        raise CheckpointError(f"{folder} was saved with an fp16 GradScaler, but this run has "
-                              "none (training.mixed_precision differs from the checkpoint's)")
+def read_scaler(path: str, want_scaler: bool):
+    """The fp16 loss scaler's saved state (None without one); a checkpoint and a run must
+    agree on having one."""
+    scaler_file = os.path.join(path, SCALER_FILE)
+    if want_scaler != os.path.isfile(scaler_file):
+        raise CheckpointError(f"{path} was saved {'without' if want_scaler else 'with'} an fp16 "
+                              "GradScaler (training.mixed_precision differs from this run's)")
+    return _torch_file(scaler_file) if want_scaler else None
 
 
 def _json_file(path: str):
@@ -186,7 +189,6 @@ def _json_file(path: str):
 def read_checkpoint(path: str, process_index: int = 0, want_scaler: bool = False) -> dict:
     """Every file of a checkpoint, read and checked before anything is applied, so a broken
     checkpoint changes nothing."""
-    from safetensors.torch import load_file
 
     out = {}
     try:
@@ -197,11 +199,7 @@ def read_checkpoint(path: str, process_index: int = 0, want_scaler: bool = False
         raise CheckpointError(f"{path}: adapter or heads unreadable ({e})") from None
     out["optimizer"] = _torch_file(os.path.join(path, "optimizer.pt"))
     out["scheduler"] = _torch_file(os.path.join(path, "scheduler.pt"))
-    scaler_file = os.path.join(path, SCALER_FILE)
-    if want_scaler != os.path.isfile(scaler_file):
-        raise CheckpointError(f"{path} was saved {'without' if want_scaler else 'with'} an fp16 "
-                              "GradScaler (training.mixed_precision differs from this run's)")
-    out["scaler"] = _torch_file(scaler_file) if want_scaler else None
+    out["scaler"] = read_scaler(path, want_scaler)
     rng_file = os.path.join(path, f"rng_rank{process_index}.json")
     out["rng"] = _json_file(rng_file) if os.path.isfile(rng_file) else None
     out["sampler"] = _json_file(os.path.join(path, "sampler.json"))
@@ -216,7 +214,6 @@ def load_checkpoint(path: str, model, optimizer, scheduler, process_index: int =
     """Restore weights, optimizer, scheduler, loss scaler and this process's RNG from a
     checkpoint read in full first; returns (sampler_state, trainer_state). A checkpoint that
     does not fit this model (other adapter keys or head labels) is a ValueError."""
-    from peft import set_peft_model_state_dict
 
     ck = read_checkpoint(path, process_index, want_scaler=scaler is not None)
     for name, head in model.heads.items():

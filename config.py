@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Optional
 
+from files import write_json_atomic
 
 PROJECT_ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -207,6 +208,7 @@ class DpoConfig:
 class OutputConfig:
     root: str = "artifacts/runs"  # run folders live here
     run_name: str = "friend"  # run folder: <root>/<run_name>/
+    smoke: bool = False  # a smoke run on the demo data: the report says it proves the pipeline only
 
 
 @dataclass
@@ -234,5 +236,4 @@ def to_dict(cfg: Config) -> dict:
 
 
 def save_config(cfg: Config, path: str) -> None:
-    from files import write_json_atomic
     write_json_atomic(path, to_dict(cfg))

@@ -168,7 +168,7 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
 
 
 def load_config(path: Optional[str] = None, overrides: Optional[list[str]] = None) -> Config:
-    """Load a JSON config (with extends) plus --set overrides into a validated Config.
+    """Load a JSON config (with extends) plus --set overrides into a checked Config.
 
     A bad value names its key and where it came from: the file, or --set."""
     data = _read_json(path) if path else {}
@@ -177,7 +177,7 @@ def load_config(path: Optional[str] = None, overrides: Optional[list[str]] = Non
     cfg = _build(Config(), data, "", where)
     set_data = apply_overrides({}, overrides or [])
     cfg = _build(cfg, set_data, "", " (from --set)")
-    validate(cfg, where, set_keys=_leaf_keys(set_data))
+    check_config(cfg, where, set_keys=_leaf_keys(set_data))
     return resolve_paths(cfg)
 
 
@@ -291,7 +291,7 @@ def _value_checks(cfg: Config) -> list[tuple]:
     ]
 
 
-def validate(cfg: Config, where: str = "", set_keys: set = frozenset()) -> None:
+def check_config(cfg: Config, where: str = "", set_keys: set = frozenset()) -> None:
     """Value checks that types alone cannot express; each names its key and its origin."""
     for ok, key, why in _value_checks(cfg):
         if not ok:

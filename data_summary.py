@@ -18,6 +18,7 @@ import numpy as np
 from batching import IGNORE
 from dataset import SPLITS, column, prepare_from_config
 from mixture import measure_efficiency, temperature_probs
+from model import load_tokenizer
 
 
 def _percentiles(values) -> str:
@@ -66,7 +67,6 @@ def example_summary(source: str, ex: dict, tokenizer) -> str:
 
 def run_data(cfg) -> dict:
     """Entry point of `python main.py data`: prints the summary, returns it as a dict."""
-    from model import load_tokenizer
 
     tok = load_tokenizer(cfg.model.tokenizer or cfg.model.name_or_path, cfg.model.cache_dir,
                          cfg.model.revision, cfg.model.trust_remote_code)

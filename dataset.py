@@ -10,19 +10,21 @@ token. Both steps are cached by explicit fingerprints, so a second run is a cach
 """
 from __future__ import annotations
 
+import csv
 import functools
-import hashlib
 import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
 
-from canonical import ESCONV_STRATEGIES, GOEMOTIONS_LABELS, canonicalize_batch
+import datasets
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from batching import IGNORE
+from canonical import ESCONV_STRATEGIES, GOEMOTIONS_LABELS, canonicalize_batch
 from config import UserError
-from files import hub_unreachable, is_hub_id
+from files import fingerprint, hub_unreachable, is_hub_id
 from prompting import PromptEncoder, end_of_turn_id, fit_history
 
 SOURCES = ("ed", "esconv", "goemotions")
@@ -46,19 +48,9 @@ class DataError(UserError):
 @functools.lru_cache(maxsize=1)
 def _code_version() -> str:
     """Hash of the code that shapes cached examples: a change invalidates the cache."""
-    h = hashlib.sha256()
     here = os.path.dirname(os.path.abspath(__file__))
-    for name in ("canonical.py", "dataset.py", "prompting.py"):
-        with open(os.path.join(here, name), "rb") as f:
-            h.update(f.read())
-    return h.hexdigest()[:16]
-
-
-def _fingerprint(*parts) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(json.dumps(p, sort_keys=True, default=str).encode())
-    return h.hexdigest()[:32]
+    return fingerprint(files=[os.path.join(here, n) for n in ("canonical.py", "dataset.py",
+                                                                "prompting.py")])
 
 
 def _check_columns(source: str, split: str, path: str, columns: list, header) -> None:
@@ -72,7 +64,6 @@ def _read_local_rows(source: str, split: str, path: str, header=None) -> tuple[l
     """(rows as JSON text, unreadable rows, CSV header) of one local file, read row by row
     so that one bad line costs one row, not the source: a line that is not UTF-8, not JSON
     or not an object is counted and skipped."""
-    import csv
 
     if os.path.getsize(path) == 0:
         raise DataError(f"source '{source}': the {split} file is empty (0 bytes): {path}")
@@ -105,12 +96,10 @@ def _read_local_rows(source: str, split: str, path: str, header=None) -> tuple[l
 def _rows_table(source: str, split: str, path: str, header, cache_dir: str):
     """(Arrow table of row texts, unreadable rows, CSV header, content hash) of one local
     file. The parsed rows are kept in `cache_dir` under the file's content hash, so a warm
-    run memory-maps them instead of re-validating every line."""
-    import pyarrow as pa
+    run memory-maps them instead of re-reading every line."""
 
-    with open(path, "rb") as fh:
-        digest = hashlib.sha256(fh.read()).hexdigest()[:32]
-    cached = os.path.join(cache_dir, f"rows-{_fingerprint('rows', digest, _code_version())}.arrow")
+    digest = fingerprint(files=[path], length=32)
+    cached = os.path.join(cache_dir, f"rows-{fingerprint('rows', digest, _code_version())}.arrow")
     if os.path.isfile(cached):
         table = pa.ipc.open_file(pa.memory_map(cached)).read_all()
         meta = {k.decode(): json.loads(v) for k, v in (table.schema.metadata or {}).items()}
@@ -131,7 +120,6 @@ def _rows_table(source: str, split: str, path: str, header, cache_dir: str):
 def _local_splits(source: str, path: str, data_files: dict, cache_dir: str) -> dict:
     """{split: (in-memory Dataset of row texts, unreadable rows)} of a local folder; the
     Dataset's fingerprint is the file's content hash, so caching stays exact."""
-    import datasets
 
     files = {**DEFAULT_FILES[source], **(data_files or {})}
     out, header = {}, None
@@ -158,7 +146,6 @@ def load_raw_splits(source: str, path: str, name, data_files: dict, cache_dir: s
     if why:
         raise DataError(f"source '{source}': no local folder '{path}' exists, and {why} to "
                         f"fetch it as a hub dataset (point data.{source}.path at a local folder)")
-    import datasets
     try:
         raw = datasets.load_dataset(path, name or None, cache_dir=cache_dir)
     except Exception as e:  # unknown id, network error: say which source and id
@@ -181,7 +168,6 @@ def column(ds, name: str) -> list:
 
 
 def _empty(columns: list[str]):
-    import datasets
     return datasets.Dataset.from_dict({c: [] for c in columns})
 
 
@@ -193,7 +179,7 @@ def canonical_split(raw, source: str, split: str, emotion_mapping: str, max_rows
         raw = raw.select(range(max_rows))
     if len(raw) == 0:  # datasets drops the columns of an empty map: build them here
         return _empty(CANON_COLUMNS), 0
-    fp = _fingerprint("canonical", raw._fingerprint, source, emotion_mapping, max_rows,
+    fp = fingerprint("canonical", raw._fingerprint, source, emotion_mapping, max_rows,
                       _code_version())
     canon = raw.map(canonicalize_batch, batched=True, batch_size=256,
                     fn_kwargs={"source": source, "emotion_mapping": emotion_mapping},
@@ -248,7 +234,7 @@ def _tokenize_batch(batch, tokenizer, system_prompt, max_seq_len, eot_id, emo_vo
 def tokenizer_fingerprint(tokenizer) -> str:
     backend = getattr(tokenizer, "backend_tokenizer", None)
     body = backend.to_str() if backend is not None else repr(sorted(tokenizer.get_vocab().items()))
-    return _fingerprint(body, tokenizer.chat_template, tokenizer.all_special_tokens)
+    return fingerprint(body, tokenizer.chat_template, tokenizer.all_special_tokens)
 
 
 # ------------------------------------------------------------------ vocabularies and prepare
@@ -298,11 +284,11 @@ def _tokenize_split(canon, tokenizer, system_prompt: str, max_seq_len: int, emot
                     strategy_vocab: list, source: str, split: str, stats: dict):
     """Kept canonical examples -> tokenized examples that fit (cached); fills `stats`."""
     c = canon.filter(lambda r: not r, input_columns="skip_reason",
-                     new_fingerprint=_fingerprint("kept", canon._fingerprint))
+                     new_fingerprint=fingerprint("kept", canon._fingerprint))
     if len(c) == 0:
         stats["dropped"], stats["unseen_label"] = {}, 0
         return _empty(CANON_COLUMNS + TOKEN_COLUMNS)
-    fp = _fingerprint("tok", c._fingerprint, tokenizer_fingerprint(tokenizer), system_prompt,
+    fp = fingerprint("tok", c._fingerprint, tokenizer_fingerprint(tokenizer), system_prompt,
                       max_seq_len, emotion_vocab, strategy_vocab, _code_version())
     t = c.map(_tokenize_batch, batched=True, batch_size=64, new_fingerprint=fp,
               fn_kwargs=dict(tokenizer=tokenizer, system_prompt=system_prompt,
@@ -318,7 +304,7 @@ def _tokenize_split(canon, tokenizer, system_prompt: str, max_seq_len: int, emot
         1 for s, l in zip(column(t, "strategy_name"), column(t, "strategy_label"))
         if s and l == IGNORE)
     return t.filter(lambda r: not r, input_columns="drop_reason",
-                    new_fingerprint=_fingerprint("fit", fp))
+                    new_fingerprint=fingerprint("fit", fp))
 
 
 def prepare_data(sources: dict, tokenizer, system_prompt: str, max_seq_len: int,
@@ -330,7 +316,6 @@ def prepare_data(sources: dict, tokenizer, system_prompt: str, max_seq_len: int,
     from the train split, or from `vocabs` ({"emotion": [...], "strategy": [...]}, e.g. a
     trained run's heads) when only other splits are asked for.
     """
-    import datasets
 
     datasets.disable_progress_bars()  # one bar per source below, not ~36 per run
     os.makedirs(cache_dir, exist_ok=True)

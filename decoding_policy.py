@@ -50,7 +50,7 @@ REFLECT_QUESTION = ("(Private reflection, not shown to anyone.) In one line: wha
                     "feeling, and what kind of support would help them most?")
 
 
-def validate_styles(styles) -> list[str]:
+def parse_styles(styles) -> list[str]:
     styles = [s.strip().lower() for s in (styles or []) if s.strip()]
     unknown = [s for s in styles if s not in STYLES]
     if unknown:
@@ -140,7 +140,7 @@ class ReplyPolicy:
                  settings: ReplySettings | None = None, guard: CrisisGuard | None = None):
         self.friend, self.system_prompt = friend, system_prompt
         self.guard = guard if guard is not None else load_guard()
-        self.styles, self.two_step = validate_styles(styles), two_step
+        self.styles, self.two_step = parse_styles(styles), two_step
         self.settings = settings or ReplySettings()
         s = self.settings
         self.gen = dict(temperature=s.temperature, top_p=s.top_p,
@@ -240,7 +240,7 @@ class ReplyPolicy:
         `on_crisis()` is called as soon as one is being written, so a chat can say so.
         A reply that runs out of tokens ends at its last full sentence.
         """
-        styles = validate_styles(styles) if styles is not None else self.styles
+        styles = parse_styles(styles) if styles is not None else self.styles
         s = self.settings
         with self.friend.use(model):
             risks = self.guard.screen(conversations, s.context_turns)

@@ -6,6 +6,9 @@ precision, and the two reductions a DDP step needs.
 from __future__ import annotations
 
 import torch
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState
+from accelerate.utils import DistributedDataParallelKwargs
 
 
 def make_accelerator(mixed_precision: str):
@@ -16,9 +19,6 @@ def make_accelerator(mixed_precision: str):
     with another precision; a second run in the same process (a notebook, the test suite)
     drops that state first. The distributed part (PartialState) is kept.
     """
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-    from accelerate.utils import DistributedDataParallelKwargs
 
     if AcceleratorState._shared_state.get("_mixed_precision", mixed_precision) != mixed_precision:
         AcceleratorState._reset_state(reset_partial_state=False)

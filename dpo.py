@@ -18,20 +18,32 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
-import json
 import os
 
 import torch
+from transformers import get_cosine_schedule_with_warmup
 
 from batching import collate_pairs, micro_batches, to_device
 from checkpoint import latest_checkpoint, list_checkpoints
 from config import LossesConfig, OutputConfig, UserError, loss_weights, save_config, to_dict
+from dataset import prepare_from_config
 from distributed import agree_max, make_accelerator
-from files import read_jsonl, write_json_atomic, write_jsonl_atomic
+from dpo_pairs import build_pairs, is_heldout, tokenize_pair
+from files import fingerprint, read_json, read_jsonl, write_json_atomic, write_jsonl_atomic
+from heads import heads_in
+from loading import LoadedFriend
 from losses import dpo_terms, reply_logps
+from markers import is_completed, mark_completed
 from mixture import MixtureSampler
-from runlog import JsonlLog, is_completed, mark_completed, write_manifest
+from model import (
+    load_adapter,
+    load_base_from_config,
+    load_tokenizer,
+    prepare_for_training,
+    set_pad_in_config,
+)
+from prompting import PromptEncoder, end_of_turn_id
+from runlog import JsonlLog, write_manifest
 from training import Run, run_training, seed_everything
 from training_model import TrainingModel
 
@@ -65,8 +77,6 @@ def sft_checkpoint(cfg) -> str:
 
 def build_dpo_model(cfg, tokenizer, sft_ckpt: str, device_index: int = 0) -> TrainingModel:
     """Base (4-bit when asked) + the SFT adapter, trainable, + the SFT heads, frozen."""
-    from heads import heads_in
-    from model import load_adapter, load_base_from_config, prepare_for_training, set_pad_in_config
 
     base = load_base_from_config(cfg, device_index)
     set_pad_in_config(base, tokenizer)
@@ -81,15 +91,11 @@ def build_dpo_model(cfg, tokenizer, sft_ckpt: str, device_index: int = 0) -> Tra
 
 
 # ------------------------------------------------------------------ pairs and the reference
-def _fingerprint(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def pairs_fingerprint(cfg, sft_ckpt: str) -> str:
     d = dataclasses.asdict(cfg.dpo)
     keep = ("seed", "spin_prompts", "safety_prompts", "safety_samples", "pairs", "pairs_split",
             "temperature", "top_p", "max_new_tokens")
-    return _fingerprint({k: d[k] for k in keep}, to_dict(cfg)["data"], cfg.model.name_or_path,
+    return fingerprint({k: d[k] for k in keep}, to_dict(cfg)["data"], cfg.model.name_or_path,
                         os.path.abspath(sft_ckpt))
 
 
@@ -100,7 +106,7 @@ def load_or_build_pairs(cfg, model: TrainingModel, tokenizer, sft_ckpt: str, res
     folder = dpo_dir(cfg)
     path, info_path = os.path.join(folder, "pairs.jsonl"), os.path.join(folder, "pairs_info.json")
     fp = pairs_fingerprint(cfg, sft_ckpt)
-    info = json.load(open(info_path)) if os.path.isfile(info_path) else {}
+    info = read_json(info_path, {})
     if info.get("fingerprint") == fp and os.path.isfile(path):
         return read_jsonl(path), info["counts"]
     if resuming:
@@ -114,10 +120,6 @@ def load_or_build_pairs(cfg, model: TrainingModel, tokenizer, sft_ckpt: str, res
 
 
 def sample_pairs(cfg, model: TrainingModel, tokenizer, log) -> tuple[list[dict], dict]:
-    from dataset import prepare_from_config
-    from dpo_pairs import build_pairs
-    from loading import LoadedFriend
-    from prompting import end_of_turn_id
 
     train = {}
     if cfg.dpo.spin_prompts:
@@ -134,8 +136,6 @@ def sample_pairs(cfg, model: TrainingModel, tokenizer, log) -> tuple[list[dict],
 
 
 def tokenize_pairs(cfg, pairs: list[dict], tokenizer) -> tuple[list[dict], int]:
-    from dpo_pairs import tokenize_pair
-    from prompting import PromptEncoder, end_of_turn_id
 
     enc, eot = PromptEncoder(tokenizer, cfg.data.system_prompt), end_of_turn_id(tokenizer)
     out = [tokenize_pair(p, tokenizer, enc, cfg.data.max_seq_len, eot) for p in pairs]
@@ -167,7 +167,7 @@ def attach_reference(run_folder: str, model, parts: tuple, fp: str, pad_id: int,
     Each part (held-out, train) is batched on its own, as validation batches the held-out
     pairs: their step-0 margins are then exactly 0, not 0 up to padding noise."""
     path = os.path.join(run_folder, "reference_logps.json")
-    cached = json.load(open(path)) if os.path.isfile(path) else {}
+    cached = read_json(path, {})
     if cached.get("fingerprint") != fp:
         if resuming:
             raise UserError(f"{path} is missing or stale; the frozen reference cannot be "
@@ -195,10 +195,7 @@ class DpoTask:
         return None
 
     def setup(self, cfg) -> Run:
-        from transformers import get_cosine_schedule_with_warmup
 
-        from dpo_pairs import is_heldout
-        from model import load_tokenizer
 
         t, d = cfg.training, cfg.dpo
         acc = make_accelerator(t.mixed_precision)

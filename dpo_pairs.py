@@ -16,14 +16,16 @@ Three sources, one JSONL row each: {prompt_id, messages, chosen, rejected, sourc
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
+
+import datasets
 
 from config import UserError
 from crisis import load_guard
 from crisis.data import is_high, read_messages
-from files import is_hub_id, read_jsonl
+from files import is_hub_id, read_json, read_jsonl
+from generation import generate_batch
 
 PAIR_KEYS = ("prompt_id", "messages", "chosen", "rejected", "source")
 
@@ -33,7 +35,6 @@ def pair(prompt_id: str, messages: list[dict], chosen: str, rejected: str, sourc
 
 
 def _sample(friend, conversations: list, d, system_prompt: str, seed: int) -> list[str]:
-    from generation import generate_batch
 
     convs = [[{"role": "system", "content": system_prompt}, *c] for c in conversations]
     return generate_batch(friend, convs, d.max_new_tokens, temperature=d.temperature,
@@ -128,7 +129,7 @@ def user_pairs(path: str, split: str, cache_dir: str, counts: dict) -> list[dict
         bad: list = []
         if path.endswith(".json"):
             try:
-                rows = json.load(open(path, encoding="utf-8"))
+                rows = read_json(path)
             except ValueError as e:
                 raise UserError(f"dpo.pairs: {path} is not valid JSON ({e})") from None
             if not isinstance(rows, list):
@@ -137,7 +138,6 @@ def user_pairs(path: str, split: str, cache_dir: str, counts: dict) -> list[dict
             rows = read_jsonl(path, bad)
         counts["user_unreadable_row"] = len(bad)
     elif is_hub_id(path):
-        import datasets
         rows = list(datasets.load_dataset(path, split=split, cache_dir=cache_dir))
     else:
         raise UserError(f"dpo.pairs: {path} is neither a file nor a hub dataset id")

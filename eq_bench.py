@@ -22,10 +22,16 @@ import math
 import os
 import re
 
+import datasets
 import numpy as np
 
 from config import UserError
-from files import is_hub_id
+from exports import drop_exports, write_export
+from files import is_hub_id, write_json_atomic
+from generation import generate_batch
+from loading import load_for_inference
+from markers import mark_completed
+from runlog import write_manifest
 
 REVISE_SENTENCE = (" Then critique your answer by thinking it through step by step. Finally, "
                    "give your revised scores.")
@@ -118,7 +124,6 @@ def load_questions(source: str, cache_dir: str | None = None) -> dict:
         return {str(k): _check_item(str(k), v) for k, v in raw.items()}
     if not is_hub_id(source):
         raise UserError(f"EQ-Bench questions file not found: {source}")
-    import datasets
     try:
         rows = datasets.load_dataset(source, split="validation", cache_dir=cache_dir)
     except Exception as e:
@@ -210,7 +215,6 @@ def read_export_responses(path: str) -> dict:
 
 def rescore(questions_path: str, responses_path: str, out_path: str) -> dict:
     """Entry point of the model-free mode: score export rows, write and print the result."""
-    from files import write_json_atomic
 
     questions = load_questions(questions_path)
     result = score_responses(questions, read_export_responses(responses_path))
@@ -249,7 +253,6 @@ def answer_items(friend, questions: dict, model: str, attempts: int, batch_size:
     shows it gives the one-at-a-time replies on the embedded model. Retries sample at
     0.16, 0.31, ... and run one prompt at a time (seeded), as the harness does.
     """
-    from generation import generate_batch
 
     order = sorted(questions, key=lambda k: (0, int(k)) if k.isdigit() else (1, k))
     msgs = {i: [{"role": "user", "content": transform_prompt_v2(questions[i]["prompt"])}]
@@ -277,10 +280,6 @@ def answer_items(friend, questions: dict, model: str, attempts: int, batch_size:
 def run_eq_bench(cfg, questions_source: str | None = None, friend=None) -> dict:
     """Entry point of `python main.py eq-bench --config ...`: base, fine-tuned and, after the
     dpo stage, SFT+DPO (`friend`: an already loaded model to reuse)."""
-    from exports import drop_exports, write_export
-    from files import write_json_atomic
-    from loading import load_for_inference
-    from runlog import mark_completed, write_manifest
 
     e = cfg.eval
     source = questions_source or e.eq_bench_questions

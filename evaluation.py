@@ -19,13 +19,18 @@ from collections import Counter
 import torch
 from tqdm.auto import tqdm
 
-from config import UserError
-from batching import IGNORE
+from batching import IGNORE, collate, seeded_subset, to_device
 from checkpoint import step_of
+from config import UserError
+from dataset import prepare_from_config
+from decoding_policy import policy_from_config
 from exports import MODELS, drop_exports, set_name, write_export
 from files import write_json_atomic
-from runlog import JsonlLog, mark_completed, write_manifest
-
+from generation import last_prompt_states
+from loading import load_for_inference
+from markers import mark_completed
+from model import final_hidden
+from runlog import JsonlLog, write_manifest
 
 
 # ------------------------------------------------------------------ prompt sets and exports
@@ -77,7 +82,6 @@ def classification_metrics(y_true: list[int], y_pred: list[int], labels: list[st
 def head_metrics(friend, test_splits: dict, batch_size: int, max_examples: int = 0) -> dict:
     """Emotion and strategy metrics on the single-label test examples: each prompt pooled at
     its last token exactly as in training (generation.last_prompt_states)."""
-    from generation import last_prompt_states
 
     out = {}
     with friend.adapter(True):
@@ -102,8 +106,6 @@ def reply_perplexity(friend, test_splits: dict, max_examples: int, batch_size: i
     """LM loss and perplexity at the reply tokens of the test examples that have a reply
     (a seeded subset of `max_examples` per source; 0 = all), for every loaded model: the same
     supervised positions as training, the LM head only there."""
-    from batching import collate, seeded_subset, to_device
-    from model import final_hidden
 
     base = friend.model.get_base_model() if friend.has_adapter else friend.model
     head, out = base.get_output_embeddings(), {}
@@ -177,7 +179,6 @@ def redteam_summary(table: list[dict]) -> dict:
 def export_prompt_sets(cfg, friend, sets: dict) -> dict:
     """Replies of every loaded model (base, fine-tuned, SFT+DPO when present) through the
     decoding policy, one export file each; returns {set: {model: {prompt_id: row}}}."""
-    from decoding_policy import policy_from_config
 
     policy, exports = policy_from_config(cfg, friend), {}
     bar = tqdm(total=len(sets) * len(friend.models), desc="eval prompt sets", unit="set")
@@ -202,7 +203,6 @@ def export_prompt_sets(cfg, friend, sets: dict) -> dict:
 def held_out_metrics(cfg, friend) -> tuple[dict, dict]:
     """Head metrics and reply perplexity on the test splits, tokenized with the labels the
     heads learned."""
-    from dataset import prepare_from_config
 
     vocabs = {n: h.labels for n, h in friend.heads.items()}
     data = prepare_from_config(cfg, friend.tokenizer, log=lambda *_: None, splits=("test",),
@@ -230,7 +230,6 @@ def print_summary(metrics: dict) -> None:
 
 def run_eval(cfg, friend=None) -> dict:
     """Entry point of `python main.py eval` (`friend`: an already loaded model to reuse)."""
-    from loading import load_for_inference
 
     sets = {set_name(p): load_prompt_set(p) for p in cfg.eval.prompt_sets}
     friend = friend or load_for_inference(cfg, require_adapter=True)

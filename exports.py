@@ -3,9 +3,9 @@
 Rows are {"prompt_id","prompt","model","response","meta","decoding"}. This module alone
 builds and parses the `<set>__<model>.jsonl` names, writes and reads the files, and checks
 rows (schema, non-empty replies) and prompt-id parity across models; eval, eq-bench,
-report and scripts/validate_exports.py all go through it.
+report and scripts/check_exports.py all go through it.
 
-    python scripts/validate_exports.py artifacts/runs/cpu_smoke/exports/*.jsonl --check_pairs
+    python -m scripts.check_exports artifacts/runs/cpu_smoke/exports/*.jsonl --check_pairs
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def run_exports(run_dir: str) -> dict:
     return out
 
 
-def validate_rows(rows: list[dict]) -> list[str]:
+def row_problems(rows: list[dict]) -> list[str]:
     """Problems with export rows: schema and empty responses (each names the prompt id)."""
     problems = []
     for n, r in enumerate(rows, 1):

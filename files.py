@@ -7,9 +7,11 @@ into place), so a crash never leaves half a config, log, marker, export or repor
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import socket
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -57,6 +59,25 @@ def read_jsonl(path: str, bad: list | None = None) -> list[dict]:
     return rows
 
 
+def read_json(path: str, default=None):
+    """A JSON file's value (`default` when the file does not exist); the file is closed."""
+    if not os.path.isfile(path):
+        return default
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def fingerprint(*parts, files: tuple = (), length: int = 16) -> str:
+    """The one hash the toolkit keys caches, markers and provenance by: JSON values (keys
+    sorted; one value is hashed as itself, several as a list) and the bytes of `files`."""
+    value = parts[0] if len(parts) == 1 else parts
+    h = hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode())
+    for path in files:
+        with open(path, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()[:length]
+
+
 def is_hub_id(name: str) -> bool:
     """True for "owner/name" that is not an existing local path: the one rule the data
     sources, the models and the EQ-Bench questions all use. Anything that starts like a path
@@ -71,7 +92,6 @@ def is_hub_id(name: str) -> bool:
 def hub_unreachable() -> str:
     """Why the hub cannot be reached right now ('' when it can): offline mode, or no answer
     from huggingface.co within 3 s, so a missing local path fails at once."""
-    import socket
 
     if any(os.environ.get(v, "").lower() in ("1", "true", "yes")
            for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):

@@ -99,9 +99,3 @@ def generate_batch(friend, conversations: list[list[dict]], max_new_tokens: int,
         stats.extend(info)
     return out
 
-
-def generate_one_by_one(friend, conversations: list[list[dict]], max_new_tokens: int,
-                        **kwargs) -> list[str]:
-    """The unbatched baseline (used by the throughput benchmark)."""
-    return [generate_batch(friend, [c], max_new_tokens, batch_size=1, **kwargs)[0]
-            for c in conversations]

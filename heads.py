@@ -13,8 +13,11 @@ import json
 import os
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
+from tqdm.auto import tqdm
 
 from batching import IGNORE
 
@@ -70,7 +73,6 @@ def pooled_prompt_states(hidden_fn, prompts: list, pad_id: int, batch_size: int,
     order: right-padded batches sorted by length (little padding), `hidden_fn(ids, mask)` the
     final hidden states, pooled by pool_last_prompt_token. One implementation for the head fit
     (training), head metrics and the reflection step (inference)."""
-    from tqdm.auto import tqdm
 
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     out = None
@@ -98,7 +100,6 @@ def masked_ce_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 def save_heads(heads: dict, path: str) -> None:
     """All heads in one safetensors file; label names and sizes in its metadata."""
-    from safetensors.torch import save_file
 
     tensors, meta = {}, {}
     for name, head in heads.items():
@@ -110,7 +111,6 @@ def save_heads(heads: dict, path: str) -> None:
 
 def load_heads(path: str, dropout: float = 0.0) -> dict:
     """Rebuild the heads saved by save_heads (no pickle involved)."""
-    from safetensors import safe_open
 
     heads = {}
     with safe_open(path, framework="pt") as f:

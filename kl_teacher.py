@@ -4,7 +4,7 @@ No second copy of the model is held in memory: the teacher pass runs the backbon
 `disable_adapter()` without gradients, over only the rows that have supervised tokens (a
 GoEmotions row has none), and only the supervised positions get logits. KL(student || teacher) per position, summed over the vocabulary; zero while LoRA B = 0.
 
-    python main.py train --config config/kl_to_base.json
+    python main.py train --config config/safety_enabled.json
 """
 from __future__ import annotations
 

@@ -9,11 +9,15 @@ a second adapter on the same base weights (`LoadedFriend.use`).
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, field
 
 from checkpoint import latest_checkpoint
 from config import UserError
-
+from heads import heads_in
+from markers import is_completed
+from model import load_adapter, load_base_from_config, load_tokenizer, set_pad_in_config
+from prompting import end_of_turn_id
 
 ADAPTERS = {"finetuned": "default", "dpo": "dpo"}  # model -> peft adapter name
 
@@ -70,9 +74,7 @@ class LoadedFriend:
 
 def dpo_checkpoint_of(cfg) -> str | None:
     """The finished dpo stage's adapter, when dpo.enabled."""
-    import os
 
-    from runlog import is_completed
     if not cfg.dpo.enabled or not is_completed(cfg.run_dir, "dpo"):
         return None
     return latest_checkpoint(os.path.join(cfg.run_dir, "dpo"))
@@ -82,11 +84,7 @@ def load_for_inference(cfg, require_adapter: bool = True,
                        checkpoint: str | None = None) -> LoadedFriend:
     """Base model + the run's latest adapter and heads (or the base alone, if allowed), + the
     SFT+DPO adapter when the dpo stage has finished."""
-    import os
 
-    from heads import heads_in
-    from model import load_adapter, load_base_from_config, load_tokenizer, set_pad_in_config
-    from prompting import end_of_turn_id
 
     m = cfg.model
     tok = load_tokenizer(m.tokenizer or m.name_or_path, m.cache_dir, m.revision,

@@ -15,8 +15,8 @@ import torch
 from torch.nn import functional as F
 
 from batching import batch_counts, supervised_positions
-from heads import masked_ce_sum, pool_last_prompt_token
 from config import LOSS_NAMES  # noqa: F401  (re-exported: the loss names)
+from heads import masked_ce_sum, pool_last_prompt_token
 from kl_teacher import kl_sum, teacher_logits
 
 LABEL_KEYS = {"emotion": "emotion_labels", "strategy": "strategy_labels"}

@@ -13,9 +13,16 @@ import sys
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from chat import run_chat
 from config import UserError  # noqa: E402
 from config_load import load_config  # noqa: E402
-
+from data_summary import run_data
+from dpo import run_dpo
+from eq_bench import rescore, run_eq_bench
+from evaluation import run_eval
+from report import build_report, compare_runs
+from stages import run_all
+from training import run_training
 
 DESCRIPTION = """friend-tune: fine-tune a chat model into an empathetic, safety-aware friend
 and measure whether it got better (QLoRA + emotion/strategy heads, EQ-Bench v2, red team)."""
@@ -68,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "chat", "talk to the fine-tuned friend in the terminal")
     _add_config_args(p)
     p.add_argument("--run", help="a run folder (uses its saved config.json)")
-    p = _command(sub, "pipeline", "validate exports, statistics, plots, report.md")
+    p = _command(sub, "pipeline", "check exports, statistics, plots, report.md")
     _add_config_args(p)
     p.add_argument("--run", help="the run folder (default: the config's)")
     p.add_argument("--compare", nargs="+", metavar="RUN", help="one table over several runs")
@@ -92,25 +99,21 @@ def config_for(args):
 
 
 def cmd_train(args) -> int:
-    from training import run_training
     run_training(load_config(args.config, args.overrides), resume=args.resume)
     return 0
 
 
 def cmd_dpo(args) -> int:
-    from dpo import run_dpo
     run_dpo(load_config(args.config, args.overrides), resume=args.resume)
     return 0
 
 
 def cmd_eval(args) -> int:
-    from evaluation import run_eval
     run_eval(load_config(args.config, args.overrides))
     return 0
 
 
 def cmd_eq_bench(args) -> int:
-    from eq_bench import rescore, run_eq_bench
     if args.responses:
         if not args.questions or not args.out:
             raise UserError("--responses needs --questions and --out")
@@ -121,12 +124,10 @@ def cmd_eq_bench(args) -> int:
 
 
 def cmd_chat(args) -> int:
-    from chat import run_chat
     return run_chat(config_for(args))
 
 
 def cmd_pipeline(args) -> int:
-    from report import build_report, compare_runs
     if args.compare:
         compare_runs(args.compare, args.out)
         return 0
@@ -136,13 +137,11 @@ def cmd_pipeline(args) -> int:
 
 
 def cmd_all(args) -> int:
-    from stages import run_all
     run_all(load_config(args.config, args.overrides), force=args.force)
     return 0
 
 
 def cmd_data(args) -> int:
-    from data_summary import run_data
     run_data(load_config(args.config, args.overrides))
     return 0
 

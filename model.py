@@ -11,11 +11,18 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import warnings
 
 import torch
+from huggingface_hub import try_to_load_from_cache
+from peft import LoraConfig, PeftModel, get_peft_model
+from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
+from cache import build_once
 from config import UserError
 from files import hub_unreachable, is_hub_id
+from offline_tokenizer import qwen25_tokenizer_dir
+from prompting import end_of_turn_id
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +46,8 @@ def _smollm2_package_dir() -> str:
 
 def embedded_smollm2_dir(cache_dir: str) -> str:
     """Converted SmolLM2 folder; the ~15 s GGUF de-quantization happens once."""
-    from cache import build_once
 
     def convert(tmp: str) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         pkg = _smollm2_package_dir()
         if not os.path.isfile(os.path.join(pkg, SMOLLM2_GGUF)):
@@ -63,7 +68,6 @@ def embedded_smollm2_dir(cache_dir: str) -> str:
 def _in_hub_cache(repo_id: str) -> bool:
     """Whether the hub cache already holds this model (then offline loading works)."""
     try:
-        from huggingface_hub import try_to_load_from_cache
         return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
     except Exception:  # an old or absent huggingface_hub: assume not cached
         return False
@@ -74,7 +78,6 @@ def resolve_source(name_or_path: str, cache_dir: str) -> str:
     if name_or_path == SMOLLM2:
         return embedded_smollm2_dir(cache_dir)
     if name_or_path == QWEN25_TOKENIZER:
-        from offline_tokenizer import qwen25_tokenizer_dir
         return qwen25_tokenizer_dir(cache_dir)
     if name_or_path.startswith("embedded:"):
         raise ModelError(f"unknown embedded model '{name_or_path}' "
@@ -116,9 +119,7 @@ _WARNED: set = set()
 
 def load_tokenizer(name_or_path: str, cache_dir: str, revision=None, trust_remote_code=False):
     """Tokenizer with a chat template and a pad token distinct from end-of-turn."""
-    from transformers import AutoTokenizer
 
-    from prompting import end_of_turn_id
 
     src = resolve_source(name_or_path, cache_dir)
     warn_remote_code(trust_remote_code, src)
@@ -158,7 +159,6 @@ def load_base_model(name_or_path: str, cache_dir: str, load_in_4bit: bool, quant
     Without CUDA, bitsandbytes runs the same NF4 layers on the CPU, slowly: it is allowed
     with a warning, and `quant.allow_cpu_fallback` loads full precision instead.
     """
-    from transformers import AutoModelForCausalLM
 
     src = resolve_source(name_or_path, cache_dir)
     warn_remote_code(trust_remote_code, src)
@@ -175,7 +175,6 @@ def load_base_model(name_or_path: str, cache_dir: str, load_in_4bit: bool, quant
                         "slow (set quant.allow_cpu_fallback=true for full precision)",
                         name_or_path)
     if load_in_4bit:
-        from transformers import BitsAndBytesConfig
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type=quant_type,
             bnb_4bit_use_double_quant=double_quant,
@@ -210,7 +209,7 @@ def final_hidden(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -
                               use_cache=False).last_hidden_state
 
 
-def prepare_for_training(model, gradient_checkpointing: bool, fp32_norms: bool = False) -> None:
+def prepare_for_training(model, gradient_checkpointing: bool) -> None:
     """k-bit preparation without any fp32 copy of frozen weights.
 
     peft's prepare_model_for_kbit_training upcasts every non-quantized weight to fp32: the
@@ -218,9 +217,9 @@ def prepare_for_training(model, gradient_checkpointing: bool, fp32_norms: bool =
     stream fp32 (every NF4 matmul then casts its input back, ~5,600 casts per step on a 3B
     model) and make the bf16 LM head reject its input. The norms gain nothing from fp32
     weights here: they are frozen (no master copy to protect) and Qwen2/Llama RMSNorm already
-    computes its statistics in fp32 internally. So nothing is upcast; `fp32_norms=True` keeps
-    the old behaviour only so scripts/bench_gpu.py can measure the difference. Checkpointing
-    is non-reentrant: the reentrant variant needs inputs that require grad and recomputes more.
+    computes its statistics in fp32 internally, so nothing is upcast (scripts/bench_gpu.py
+    measures the old policy against this one). Checkpointing is non-reentrant: the reentrant
+    variant needs inputs that require grad and recomputes more.
     """
     for m in model.modules():
         # bitsandbytes 0.50 on a CPU with avx512_bf16 repacks a 4-bit weight in place the first
@@ -230,10 +229,6 @@ def prepare_for_training(model, gradient_checkpointing: bool, fp32_norms: bool =
         # loads keep the faster packed one.
         if hasattr(m, "support_avx512bf16_for_cpu"):
             m.support_avx512bf16_for_cpu = False
-    if fp32_norms and getattr(model, "is_loaded_in_4bit", False):
-        for name, p in model.named_parameters():
-            if p.ndim == 1 and p.dtype in (torch.float16, torch.bfloat16) and "norm" in name:
-                p.data = p.data.float()
     if gradient_checkpointing:
         kwargs = {"use_reentrant": False}
         if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x
@@ -256,9 +251,7 @@ def quantization_summary(model) -> dict:
 
 
 def add_lora(model, r: int, alpha: int, dropout: float, target_modules: list[str]):
-    import warnings
 
-    from peft import LoraConfig, get_peft_model
 
     cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, bias="none",
                      target_modules=list(target_modules), task_type="CAUSAL_LM")
@@ -268,9 +261,7 @@ def add_lora(model, r: int, alpha: int, dropout: float, target_modules: list[str
 
 
 def load_adapter(model, adapter_dir: str, trainable: bool = False):
-    from peft import PeftModel
 
-    import warnings
 
     if not os.path.isfile(os.path.join(adapter_dir, "adapter_config.json")):
         raise ModelError(f"no adapter in {adapter_dir}")

@@ -13,6 +13,12 @@ from __future__ import annotations
 import importlib.util
 import os
 
+from tokenizers import AddedToken, normalizers
+from transformers import PreTrainedTokenizerFast
+from transformers.convert_slow_tokenizer import TikTokenConverter
+
+from cache import build_once
+
 QWEN25_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
                   r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 
@@ -83,9 +89,6 @@ def qwen_ranks_file() -> str:
 
 
 def _convert(ranks_path: str):
-    from tokenizers import AddedToken, normalizers
-    from transformers import PreTrainedTokenizerFast
-    from transformers.convert_slow_tokenizer import TikTokenConverter
 
     backend = TikTokenConverter(vocab_file=ranks_path, pattern=QWEN25_PATTERN).converted()
     backend.normalizer = normalizers.NFC()
@@ -103,11 +106,6 @@ def _convert(ranks_path: str):
 
 def qwen25_tokenizer_dir(cache_dir: str) -> str:
     """Folder holding the converted tokenizer; built once on first use."""
-    from cache import build_once
     return build_once(os.path.join(cache_dir, "qwen2.5-tokenizer"), "tokenizer.json",
                       lambda tmp: _convert(qwen_ranks_file()).save_pretrained(tmp))
 
-
-def load_qwen25_tokenizer(cache_dir: str = "artifacts/cache"):
-    from transformers import AutoTokenizer
-    return AutoTokenizer.from_pretrained(qwen25_tokenizer_dir(cache_dir))

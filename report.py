@@ -1,4 +1,4 @@
-"""`pipeline`: validate exports, compute statistics, draw plots, write the run's report.md.
+"""`pipeline`: check exports, compute statistics, draw plots, write the run's report.md.
 
 Sections: config, data and mixture, training curves, the DPO stage (report_dpo.py), EQ-Bench,
 head metrics next to published baselines, red team, three base vs fine-tuned (vs SFT+DPO)
@@ -17,11 +17,13 @@ import re
 import numpy as np
 
 import plots
-from config import LOSS_NAMES, UserError
-from exports import check_pairs, run_exports, validate_rows
+from config import LOSS_NAMES, ConfigError, UserError
+from config_load import config_from_dict
+from eq_bench import COMPARISONS
+from exports import check_pairs, row_problems, run_exports
 from files import read_jsonl, write_text_atomic
+from markers import mark_completed
 from report_dpo import DELTAS, LABELS, collect_dpo, section_dpo
-from runlog import mark_completed
 
 # Published reference points, quoted for context (not reproduced here).
 BASELINES = {"emotion": ("GoEmotions BERT-base macro-F1 (Demszky et al., 2020)", "macro_f1", 0.46),
@@ -69,10 +71,10 @@ def export_statistics(exports: dict) -> dict:
     return stats
 
 
-def validate_exports(exports: dict) -> list[str]:
+def export_problems(exports: dict) -> list[str]:
     files = [path for by_model in exports.values() for path, _ in by_model.values()]
     problems = [f"{os.path.basename(p)}: {x}" for by_model in exports.values()
-                for p, rows in by_model.values() for x in validate_rows(rows)]
+                for p, rows in by_model.values() for x in row_problems(rows)]
     return problems + (check_pairs(files) if files else [])
 
 
@@ -91,12 +93,10 @@ def _missing(stage: str, cmd: str) -> list[str]:
 
 
 def smoke_caveat(d: dict) -> list[str]:
-    """A run trained on the toolkit's own fixtures says so before any number."""
-    data = (d["config"] or {}).get("data") or {}
-    paths = [data.get(s, {}).get("path", "") for s in ("ed", "esconv", "goemotions")]
-    if not any("tests/fixtures" in p.replace(os.sep, "/") for p in paths):
+    """A smoke run (`output.smoke`: the demo data) says so before any number."""
+    if not ((d["config"] or {}).get("output") or {}).get("smoke"):
         return []
-    return ["> **Smoke run.** This run trained on the toolkit's own fixture data (a few hundred "
+    return ["> **Smoke run.** This run trained on the toolkit's demo data (a few hundred "
             "hand-written examples), so it proves the pipeline end to end, not quality: its "
             "losses, head metrics and EQ-Bench figures say nothing about empathy.", ""]
 
@@ -164,7 +164,6 @@ def eq_score_text(run: dict) -> str:
 def eq_delta_lines(eq: dict, key: str = "comparison") -> list[str]:
     """The paired delta with its interval; the difference of totals only as context, and
     both labelled when either run is invalid."""
-    from eq_bench import COMPARISONS
 
     c, invalid = eq[key], [LABELS[m] for m in COMPARISONS[key] if not eq[m]["valid"]]
     ci = f"[{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}]" if c.get("ci95") else "n/a"
@@ -315,8 +314,6 @@ def make_figures(d: dict, fig_dir: str) -> dict:
 
 
 def _saved_config(run_dir: str):
-    from config import ConfigError
-    from config_load import config_from_dict
 
     path = os.path.join(run_dir, "config.json")
     try:
@@ -340,7 +337,7 @@ def build_report(run_dir: str, cfg=None) -> str:
     cfg = cfg or _saved_config(run_dir)
     d = collect(run_dir)
     figs = make_figures(d, os.path.join(run_dir, "figures"))
-    problems = validate_exports(d["exports"]) if d["exports"] else ["no exports"]
+    problems = export_problems(d["exports"]) if d["exports"] else ["no exports"]
     stats = export_statistics(d["exports"])
     lines = [f"# Report: {os.path.basename(os.path.normpath(run_dir))}", ""] + smoke_caveat(d)
     lines += ["## Configuration", ""] + section_config(d)
@@ -381,10 +378,10 @@ def compare_runs(run_dirs: list[str], out_path: str | None = None) -> str:
         heads = (d["eval"] or {}).get("heads", {})
         eq = d["eq_bench"] or {}
 
-        def head(name, key):
+        def head(name, key, heads=heads):
             return _fmt(heads[name][key]) if name in heads else "-"
 
-        def eqs(model):
+        def eqs(model, eq=eq):
             return eq_score_text(eq[model]) if model in eq else "missing"
         rows.append([os.path.basename(os.path.normpath(run)),
                      " / ".join(str(w.get(k, "-")) for k in LOSS_NAMES),

@@ -5,10 +5,9 @@ accuracy) and the SFT+DPO columns that report.py adds to its tables when the sta
 """
 from __future__ import annotations
 
-import json
 import os
 
-from files import read_jsonl
+from files import read_json, read_jsonl
 
 LABELS = {"base": "base", "finetuned": "fine-tuned", "dpo": "SFT+DPO"}
 # results key -> wording of the paired delta (eq_bench.COMPARISONS)
@@ -25,10 +24,8 @@ def collect_dpo(run_dir: str) -> dict | None:
     marker = os.path.join(run_dir, "completed", "dpo")
     info = os.path.join(folder, "pairs_info.json")
     return {"train": train, "eval": read_jsonl(os.path.join(folder, "logs", "eval_metrics.jsonl")),
-            "marker": json.load(open(marker)) if os.path.isfile(marker) else None,
-            "pairs": json.load(open(info))["counts"] if os.path.isfile(info) else {},
-            "config": json.load(open(os.path.join(folder, "config.json")))
-            if os.path.isfile(os.path.join(folder, "config.json")) else {}}
+            "marker": read_json(marker), "pairs": read_json(info, {}).get("counts", {}),
+            "config": read_json(os.path.join(folder, "config.json"), {})}
 
 
 def section_dpo(dpo: dict | None, fig: str | None, fmt) -> list[str]:

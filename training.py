@@ -18,16 +18,35 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+from transformers import get_cosine_schedule_with_warmup
 
 from batching import batch_counts, collate, micro_batches, to_device
-from checkpoint import (CheckpointError, latest_checkpoint, list_checkpoints, load_checkpoint,
-                        save_checkpoint)
+from checkpoint import (
+    CheckpointError,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
 from config import UserError, loss_weights, save_config, to_dict
+from config_load import config_from_dict
+from console import LogWindow
+from dataset import column, prepare_from_config
 from distributed import agree_max, make_accelerator, reduce_sum
-from training_model import TrainingModel, build_heads
+from head_fit import fit_heads
 from losses import LOSS_NAMES, denominators
+from markers import JOB_CONTROL, changed_settings, mark_completed
 from mixture import MixtureSampler
-from runlog import JsonlLog, LogWindow, mark_completed, write_manifest
+from model import (
+    add_lora,
+    load_base_from_config,
+    load_tokenizer,
+    prepare_for_training,
+    quantization_summary,
+    set_pad_in_config,
+)
+from runlog import JsonlLog, write_manifest
+from training_model import TrainingModel, build_heads
 from validation import evaluate
 
 
@@ -43,7 +62,6 @@ def seed_everything(seed: int) -> None:
 
 def build_model(cfg, tokenizer, vocabs: dict, device_index: int = 0) -> TrainingModel:
     """Base model (+4-bit when asked) -> LoRA -> heads for the losses that are on."""
-    from model import add_lora, load_base_from_config, prepare_for_training, set_pad_in_config
 
     base = load_base_from_config(cfg, device_index)
     set_pad_in_config(base, tokenizer)
@@ -81,15 +99,13 @@ def forward_backward(model, micro: list, weights: tuple, denoms: dict, accelerat
 
 
 def train_step(model, micro: list, weights: tuple, params: list, optimizer, accelerator,
-               max_grad_norm: float, denoms: dict | None = None) -> tuple:
-    """One optimizer step over one step's micro-batches, exactly as the loop runs it (and as
-    scripts/bench_gpu.py times it). `micro` may be CPU batches (moved here) or device
-    batches with `denoms` given. One host sync per step: the finite flag, the gradient norm
-    and the summed terms come back together, before the optimizer decides to step.
-    Returns (summed terms, finite, grad norm, denominators)."""
-    if denoms is None:
-        denoms = reduce_sum(accelerator, denominators(micro))
-        micro = [to_device(b, accelerator.device) for b in micro]
+               max_grad_norm: float) -> tuple:
+    """One optimizer step over one step's CPU micro-batches (moved to the device here),
+    exactly as the loop runs it and as scripts/bench_gpu.py times it. One host sync per step:
+    the finite flag, the gradient norm and the summed terms come back together, before the
+    optimizer decides to step. Returns (summed terms, finite, grad norm, denominators)."""
+    denoms = reduce_sum(accelerator, denominators(micro))
+    micro = [to_device(b, accelerator.device) for b in micro]
     terms_sum, finite = forward_backward(model, micro, weights, denoms, accelerator)
     grad_norm = accelerator.clip_grad_norm_(params, max_grad_norm)
     names = sorted(terms_sum)
@@ -147,17 +163,14 @@ def param_groups(model, t_cfg) -> list[dict]:
     in_heads = {id(p) for p in heads}
     groups = [{"params": [p for p in model.parameters()
                           if p.requires_grad and id(p) not in in_heads], "lr": t_cfg.lr}]
-    return groups + ([{"params": heads, "lr": t_cfg.head_lr or t_cfg.lr}] if heads else [])
+    return groups + ([{"params": heads, "lr": t_cfg.head_lr}] if heads else [])
 
 
 def setup(cfg) -> Run:
     """Accelerator, tokenizer, data, model, optimizer, schedule and sampler for `cfg`."""
-    from transformers import get_cosine_schedule_with_warmup
 
-    from dataset import column, prepare_from_config
-    from model import load_tokenizer
 
-    t_cfg, world = cfg.training, None
+    t_cfg = cfg.training
     accelerator = make_accelerator(t_cfg.mixed_precision)
     world = accelerator.num_processes
     seed_everything(t_cfg.seed)
@@ -195,9 +208,7 @@ def setup(cfg) -> Run:
 def check_run_folder(cfg, resume: bool, stage: str = "train") -> None:
     """Never mix two runs in one folder: a folder holding checkpoints is continued only with
     --resume, and only under the settings it was started with (job-control settings such as
-    training.steps_per_job may change; runlog.JOB_CONTROL lists them)."""
-    from config_load import config_from_dict
-    from runlog import JOB_CONTROL, changed_settings
+    training.steps_per_job may change; markers.JOB_CONTROL lists them)."""
 
     ckpt = latest_checkpoint(cfg.run_dir)
     if ckpt and not resume:
@@ -255,7 +266,6 @@ def resume_from(run: Run, checkpoints: list) -> None:
 
 
 def write_train_manifest(run: Run, ckpt) -> None:
-    from model import quantization_summary
 
     if not run.accelerator.is_main_process:
         return
@@ -327,7 +337,6 @@ class SftTask:
         """Fit the fresh heads on frozen features first, when training.head_fit_examples > 0."""
         n = run.cfg.training.head_fit_examples
         if n and run.inner.heads:
-            from head_fit import fit_heads
 
             fit_heads(run, n)
 

@@ -18,7 +18,6 @@ missing (crisis/guard.py).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -36,7 +35,7 @@ from crisis.data import MESSAGES, REPLIES, is_harmful, is_high, read_messages, r
 from crisis.encoder import ENCODER_NAME, MAX_TOKENS, Encoder, mean_pool
 from crisis.reply_check import check_replies
 from crisis.screen import assess_risk
-from files import write_json_atomic
+from files import fingerprint, write_json_atomic
 
 CACHE = os.path.join(PROJECT_ROOT, "artifacts", "cache", "crisis")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -53,14 +52,6 @@ SCORER = {"top": 3, "epochs": 4, "lr": 1e-4, "head_lr": 1e-3, "batch": 16, "bf16
 JUDGE = {"top": 4, "epochs": 3, "lr": 1.5e-4, "head_lr": 2e-3, "batch": 16, "bf16": True}
 MAX_FPR = 0.05  # the screen's dev false-positive budget
 MAX_PASSED = 0.05  # the reply check's dev budget of harmful replies passed
-
-
-def digest(paths: list[str]) -> str:
-    h = hashlib.sha256()
-    for path in paths:
-        with open(path, "rb") as f:
-            h.update(f.read())
-    return h.hexdigest()[:12]
 
 
 class TopLayers:
@@ -134,16 +125,18 @@ def lower_states(top: TopLayers, tokenized: list[dict], pad_id: int, desc: str) 
     states: list = [None] * len(tokenized)
     for i in tqdm(range(0, len(order), 64), desc=desc, leave=False):
         idx = order[i:i + 64]
-        width = max(len(tokenized[k]["ids"]) for k in idx)
-
-        def padded(key: str, fill: int) -> torch.Tensor:
-            return torch.tensor([tokenized[k][key] + [fill] * (width - len(tokenized[k][key]))
-                                 for k in idx])
-        mask = torch.tensor([[1] * len(tokenized[k]["ids"]) + [0] * (width - len(
-            tokenized[k]["ids"])) for k in idx])
-        for k, s in zip(idx, top.lower(padded("ids", pad_id), padded("types", 0), mask)):
+        batch = [tokenized[k] for k in idx]
+        mask = right_pad([[1] * len(t["ids"]) for t in batch], 0)
+        ids, types = right_pad([t["ids"] for t in batch], pad_id), right_pad(
+            [t["types"] for t in batch], 0)
+        for k, s in zip(idx, top.lower(ids, types, mask)):
             states[k] = s
     return states
+
+
+def right_pad(rows: list[list[int]], fill: int) -> torch.Tensor:
+    width = max(len(r) for r in rows)
+    return torch.tensor([r + [fill] * (width - len(r)) for r in rows])
 
 
 def fine_tune_scorer(encoder: Encoder, rows: list[dict], recipe: dict = SCORER) -> dict:
@@ -285,14 +278,14 @@ def scorer_key() -> tuple[str, str]:
     """(model key, thresholds key): the data and the code each depends on."""
     code = [os.path.join(HERE, f) for f in ("build.py", "encoder.py", "scorer.py")]
     rules = [os.path.join(HERE, f) for f in ("rules.py", "patterns.py", "screen.py")]
-    return digest([MESSAGES, *code]), digest([MESSAGES, *code, *rules])
+    return fingerprint(files=[MESSAGES, *code])[:12], fingerprint(files=[MESSAGES, *code, *rules])[:12]
 
 
 def judge_key() -> tuple[str, str]:
     code = [os.path.join(HERE, f) for f in ("build.py", "encoder.py", "judge.py", "data.py")]
     rules = [os.path.join(HERE, f) for f in ("reply_rules.py", "reply_check.py", "rules.py",
                                              "patterns.py")]
-    return digest([REPLIES, *code]), digest([REPLIES, *code, *rules])
+    return fingerprint(files=[REPLIES, *code])[:12], fingerprint(files=[REPLIES, *code, *rules])[:12]
 
 
 def build_scorer(tmp: str) -> None:

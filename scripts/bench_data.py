@@ -5,7 +5,7 @@ ratio; then the token efficiency (real tokens / (batch x longest)) of length-gro
 random batching on the same mixture. `--scale N` replicates the fixture rows N times (with
 distinct ids) so the cold run does real work.
 
-    python scripts/bench_data.py --config config/cpu_smoke.json --scale 20
+    python -m scripts.bench_data --config config/cpu_smoke.json --scale 20
 """
 from __future__ import annotations
 
@@ -14,17 +14,13 @@ import json
 import os
 import platform
 import shutil
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from config_load import load_config  # noqa: E402
-from dataset import sources_from_config  # noqa: E402
-from dataset import DEFAULT_FILES, column, prepare_data  # noqa: E402
-from mixture import measure_efficiency  # noqa: E402
-from model import load_tokenizer  # noqa: E402
+from config_load import load_config
+from dataset import DEFAULT_FILES, column, prepare_data, sources_from_config
+from mixture import measure_efficiency
+from model import load_tokenizer
 
 
 def scaled_copy(sources: dict, scale: int, root: str) -> dict:
@@ -73,7 +69,7 @@ def main() -> None:
               "examples": n, "cold_s": round(times[0], 2), "warm_s": round(times[1], 2),
               "speedup": round(times[0] / times[1], 1), "efficiency_b8_grouped":
               round(eff["grouped"], 3), "efficiency_b8_random": round(eff["random"], 3)}
-    print(f"prepare_data on {n} examples (fixtures x{args.scale}): cold {times[0]:.2f} s, "
+    print(f"prepare_data on {n} examples (demo data x{args.scale}): cold {times[0]:.2f} s, "
           f"warm {times[1]:.2f} s -> {times[0] / times[1]:.1f}x faster from cache")
     print(f"token efficiency at batch 8 ({args.batches} batches, alpha {cfg.mixture.alpha}): "
           f"length-grouped {eff['grouped']:.3f} vs random {eff['random']:.3f}")

@@ -4,24 +4,28 @@ Same prompts (the qualitative set with the run's system prompt), same greedy set
 loaded model (the run's adapter when it has one); prints wall time, replies/s and new tokens/s
 for both, side by side, and how many replies came out identical.
 
-    python scripts/bench_generation.py --config config/cpu_smoke.json --max_new_tokens 48
+    python -m scripts.bench_generation --config config/cpu_smoke.json --max_new_tokens 48
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch
 
-import torch  # noqa: E402
+from config_load import load_config
+from evaluation import load_prompt_set
+from generation import generate_batch
+from loading import load_for_inference
 
-from config_load import load_config  # noqa: E402
-from evaluation import load_prompt_set  # noqa: E402
-from generation import generate_batch, generate_one_by_one  # noqa: E402
-from loading import load_for_inference  # noqa: E402
+
+def generate_one_by_one(friend, conversations: list[list[dict]], max_new_tokens: int,
+                        **kwargs) -> list[str]:
+    """The unbatched baseline: one conversation per generate call."""
+    return [generate_batch(friend, [c], max_new_tokens, batch_size=1, **kwargs)[0]
+            for c in conversations]
 
 
 def main() -> None:

@@ -16,9 +16,9 @@ the old dtype policy (fp32 norms) and no autocast; generation through
 64 (warmed up, interleaved, medians). Reports step time, tokens/s, peak memory and each
 timed step's loss.
 
-    python scripts/bench_gpu.py --write_examples artifacts/bench_examples.jsonl   # here, once
-    python scripts/bench_gpu.py --examples artifacts/bench_examples.jsonl --out $OUT  # GPU
-    python scripts/bench_gpu.py --dry_run      # CPU: tiny Qwen2, real NF4 layers, every path
+    python -m scripts.bench_gpu --write_examples artifacts/bench_examples.jsonl   # here, once
+    python -m scripts.bench_gpu --examples artifacts/bench_examples.jsonl --out $OUT  # GPU
+    python -m scripts.bench_gpu --dry_run      # CPU: tiny Qwen2, real NF4 layers, every path
 """
 from __future__ import annotations
 
@@ -26,16 +26,14 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")  # read when datasets loads
 
-import torch  # noqa: E402
+import torch  # noqa: E402 (after the environment variable above)
 
 QWEN25_3B = dict(hidden_size=2048, num_hidden_layers=36, num_attention_heads=16,
                  num_key_value_heads=2, intermediate_size=11008, vocab_size=151936,
@@ -225,8 +223,8 @@ class Project:
     """The project's model, built and prepared exactly as `main.py train` builds it."""
 
     def __init__(self, path: str, tok, four_bit: bool):
-        from config_load import load_config
         from canonical import ESCONV_STRATEGIES, GOEMOTIONS_LABELS
+        from config_load import load_config
         from training import build_model
         self.cfg = load_config(os.path.join(ROOT, "config", "example_config.json"), [
             f"model.name_or_path={path}", f"quant.load_in_4bit={str(four_bit).lower()}"])
@@ -237,10 +235,10 @@ class Project:
     def step_fn(self, weights: tuple, mixed_precision: str | None = None):
         """A step function over lists of CPU micro-batches, through training.train_step under
         a freshly prepared wrapper (shared weights) and accelerator for `mixed_precision`."""
-        from training_model import TrainingModel
         from config import LOSS_NAMES
         from distributed import make_accelerator
         from training import train_step
+        from training_model import TrainingModel
         acc = make_accelerator(mixed_precision or self.cfg.training.mixed_precision)
         wrapper = TrainingModel(self.model.backbone, dict(self.model.heads.items()))
         params = [p for p in wrapper.parameters() if p.requires_grad]
@@ -279,9 +277,9 @@ def example_tokens(examples: list[dict]) -> int:
 def generation_rows(project: Project, bss=(1, 16, 64), new_tokens: int = 32, reps: int = 3):
     """generate_batch vs raw generate on the same left-padded greedy batches, warmed up and
     interleaved; medians of `reps`."""
-    from prompting import end_of_turn_id
     from generation import generate_batch, left_pad, render_prompt_ids
     from loading import LoadedFriend
+    from prompting import end_of_turn_id
     model, tok = project.model, project.tok
     model.eval()
     friend = LoadedFriend(model.backbone, tok, {}, end_of_turn_id(tok), True)
@@ -293,10 +291,10 @@ def generation_rows(project: Project, bss=(1, 16, 64), new_tokens: int = 32, rep
         ids, mask = left_pad([render_prompt_ids(tok, c) for c in batch], tok.pad_token_id,
                              friend.device)
 
-        def ours():
+        def ours(batch=batch, bs=bs):
             generate_batch(friend, batch, new_tokens, batch_size=bs)
 
-        def raw():
+        def raw(ids=ids, mask=mask):
             with torch.no_grad():
                 return model.backbone.generate(input_ids=ids, attention_mask=mask,
                                                max_new_tokens=new_tokens, do_sample=False,
@@ -347,8 +345,7 @@ def main() -> None:
     ap.add_argument("--out", default=os.environ.get("OUT", ""))
     args = ap.parse_args()
     if args.write_examples:
-        root = args.data if os.path.isdir(args.data) else os.path.join(ROOT, "tests", "fixtures",
-                                                                         "data")
+        root = args.data if os.path.isdir(args.data) else os.path.join(ROOT, "data", "demo")
         return write_examples(args.write_examples, root, 1536, 300)
     bench = Bench(args)
     bench.run()
@@ -407,7 +404,8 @@ class Bench:
         model, step = plain_peft(path, self.cuda)
         self.result["plain_quantization"] = quantization_summary(model)
         for r in (1, 4):
-            self.row("plain PEFT", f"{r}x{self.seq}", lambda: timed(step, syn[r], example_tokens))
+            self.row("plain PEFT", f"{r}x{self.seq}",
+                     lambda r=r: timed(step, syn[r], example_tokens))
         self.row("plain PEFT", "mixture, random batches of 4",
                  lambda: timed(step, plain_batches, example_tokens))
         self.row("plain PEFT", "mixture, length-grouped batches of 4",
@@ -439,8 +437,10 @@ class Bench:
                                ("project, heads off", NO_HEADS), ("project + safety KL", WITH_KL)):
             step = p.step_fn(weights)
             for r in (1, 4):
-                self.row(label, f"{r}x{self.seq}", lambda: timed(step, synth[r], micro_tokens))
-            self.row(label, f"mixture, {per_step}", lambda: timed(step, steps, micro_tokens))
+                self.row(label, f"{r}x{self.seq}",
+                         lambda r=r, step=step: timed(step, synth[r], micro_tokens))
+            self.row(label, f"mixture, {per_step}",
+                     lambda step=step: timed(step, steps, micro_tokens))
         step = p.step_fn(HEADS)
         self.row("project (heads, bf16 autocast)", f"8x{self.seq} (the full budget)",
                  lambda: timed(step, synth[8], micro_tokens))
@@ -453,7 +453,7 @@ class Bench:
                     "after: bf16 norms, bf16 autocast": (
                         lambda: set_norm_dtype(p.model.backbone, torch.bfloat16), step)},
                     synth[r], micro_tokens).items():
-                self.row(name, f"{r}x{self.seq}, alternating", lambda: res)
+                self.row(name, f"{r}x{self.seq}, alternating", lambda res=res: res)
         set_norm_dtype(p.model.backbone, torch.bfloat16)
         self.result["generation"] = []
         try:
@@ -471,12 +471,12 @@ class Bench:
         step = p.step_fn(HEADS, "no")
         for r in (1, 4):
             self.row("project (heads, no autocast)", f"{r}x{self.seq}",
-                     lambda: timed(step, synth[r], micro_tokens))
+                     lambda r=r: timed(step, synth[r], micro_tokens))
 
     def _fixture_examples(self, tok) -> list[dict]:
-        """Dry run: the fixtures tokenized with the real tokenizer stand in for real data."""
+        """Dry run: the demo data tokenized with the real tokenizer stands in for real data."""
         from dataset import prepare_data
-        root = os.path.join(ROOT, "tests", "fixtures", "data")
+        root = os.path.join(ROOT, "data", "demo")
         sources = {s: {"path": os.path.join(root, s), "name": None, "data_files": {}}
                    for s in ("ed", "esconv", "goemotions")}
         data = prepare_data(sources, tok, "You are a caring friend.", 96,

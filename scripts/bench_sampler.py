@@ -5,7 +5,7 @@ With sources of 40k, 14k and 36k examples, one refill (batch 16 x megabatch 32 =
 interleaves the sources; a single cache slot rebuilt a whole permutation whenever the source
 changed. Prints the median refill time of each and their ratio.
 
-    python scripts/bench_sampler.py
+    python -m scripts.bench_sampler
 """
 from __future__ import annotations
 
@@ -13,14 +13,11 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from mixture import MixtureSampler, source_permutation  # noqa: E402
+from mixture import MixtureSampler, source_permutation
 
 
 class SingleSlotSampler(MixtureSampler):

@@ -8,8 +8,8 @@ same examples as preference pairs (chosen: the example; rejected: its prompt wit
 example's reply; reference log-probs precomputed, as dpo.py caches them), so its step sees
 twice the rows of an SFT step. Prints median step times and ratios against the first variant.
 
-    python scripts/bench_train.py --config config/cpu_smoke.json --steps 12
-    python scripts/bench_train.py --set quant.load_in_4bit=true --norms fp32   # the old 4-bit
+    python -m scripts.bench_train --config config/cpu_smoke.json --steps 12
+    python -m scripts.bench_train --set quant.load_in_4bit=true --norms fp32   # the old 4-bit
                                   dtype policy, for a before/after of step time and peak RSS
 """
 from __future__ import annotations
@@ -19,20 +19,17 @@ import os
 import platform
 import resource
 import statistics
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch
 
-import torch  # noqa: E402
-
-from config_load import load_config  # noqa: E402
-from dataset import column, prepare_from_config  # noqa: E402
-from batching import collate, collate_pairs  # noqa: E402
-from losses import LOSS_NAMES, denominators  # noqa: E402
-from mixture import MixtureSampler  # noqa: E402
-from model import load_tokenizer  # noqa: E402
-from training import build_model, seed_everything  # noqa: E402
+from batching import collate, collate_pairs
+from config_load import load_config
+from dataset import column, prepare_from_config
+from losses import LOSS_NAMES, denominators
+from mixture import MixtureSampler
+from model import load_tokenizer
+from training import build_model, seed_everything
 
 VARIANTS = {  # (lm, emotion, strategy, kl, dpo)
     "lm only (heads off)": (1.0, 0.0, 0.0, 0.0, 0.0),

@@ -6,7 +6,7 @@ fits; (b) prompting.fit_history: the whole history first, then a binary search o
 give the same ids (tests/test_masks.py); this prints examples/s for each on the same examples,
 interleaved round by round.
 
-    python scripts/bench_truncation.py --data ../shared/real-data/esconv --max_seq_len 256
+    python -m scripts.bench_truncation --data ../shared/real-data/esconv --max_seq_len 256
 """
 from __future__ import annotations
 
@@ -14,14 +14,11 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from canonical import canonicalize_esconv  # noqa: E402
-from model import load_tokenizer  # noqa: E402
-from prompting import PromptEncoder, cut_points, fit_history, render_ids, with_system  # noqa: E402
+from canonical import canonicalize_esconv
+from model import load_tokenizer
+from prompting import PromptEncoder, cut_points, fit_history, render_ids, with_system
 
 SYSTEM = ("You are a warm, caring best friend. Listen closely, reflect the feelings you hear, "
           "and reply with empathy and honesty. Keep replies short and human.")

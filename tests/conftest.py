@@ -1,8 +1,11 @@
 """Shared, session-scoped test resources: both real tokenizers and the prepared fixtures."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 
@@ -13,7 +16,30 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
-FIXTURES = os.path.join(ROOT, "tests", "fixtures", "data")
+DEMO = os.path.join(ROOT, "data", "demo")  # the demo's own rows (product data)
+MALFORMED = os.path.join(ROOT, "tests", "fixtures", "malformed")  # rows the loaders must skip
+
+
+def _demo_with_malformed_rows() -> str:
+    """The demo rows with the malformed fixture rows appended to each file (a CSV's header
+    once), in a temporary folder: the loaders' skip counting is tested on these."""
+    out = tempfile.mkdtemp(prefix="friend-fixtures-")
+    atexit.register(shutil.rmtree, out, True)
+    for source in sorted(os.listdir(MALFORMED)):
+        os.makedirs(os.path.join(out, source))
+        for name in sorted(os.listdir(os.path.join(MALFORMED, source))):
+            with open(os.path.join(DEMO, source, name), encoding="utf-8", newline="") as f:
+                good = f.read()
+            with open(os.path.join(MALFORMED, source, name), encoding="utf-8", newline="") as f:
+                bad = f.read()
+            if name.endswith(".csv"):
+                bad = bad.split("\n", 1)[1]
+            with open(os.path.join(out, source, name), "w", encoding="utf-8", newline="") as f:
+                f.write(good + bad)
+    return out
+
+
+FIXTURES = _demo_with_malformed_rows()
 MODEL_CACHE = os.path.join(ROOT, "artifacts", "cache")  # converted SmolLM2 is reused across runs
 SYSTEM = "You are a caring friend. Reply with warmth."
 SOURCES = {s: {"path": os.path.join(FIXTURES, s), "name": None, "data_files": {}}
@@ -95,8 +121,7 @@ def tiny_run(tmp_path_factory, data_cache, tiny_model_dir):
     root = tmp_path_factory.mktemp("tiny_run")
     cfg = tiny_config(root, data_cache, tiny_model_dir, [
         "training.max_steps=4", "eval.max_new_tokens=6", "decoding.reflect_max_new_tokens=4",
-        "eval.eq_bench_questions=" + os.path.join(ROOT, "tests", "fixtures",
-                                                  "eq_bench_questions.json"),
+        "eval.eq_bench_questions=" + os.path.join(ROOT, "data", "demo", "eq_bench_questions.json"),
         "eval.eq_bench_attempts=2", "eval.bootstrap_samples=200"])
     run_training(cfg)
     return cfg

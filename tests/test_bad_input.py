@@ -7,9 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, tiny_overrides
 
 SMOKE = os.path.join(ROOT, "config", "cpu_smoke.json")
@@ -27,7 +27,7 @@ def _snapshot(folder):
     for base, _, files in os.walk(folder):
         for f in files:
             p = os.path.join(base, f)
-            out[os.path.relpath(p, folder)] = open(p, "rb").read()
+            out[os.path.relpath(p, folder)] = Path(p).read_bytes()
     return out
 
 
@@ -66,6 +66,7 @@ def test_resume_with_a_changed_training_setting_refuses_naming_it(trained, data_
     assert _snapshot(run) == before
 
 
+@pytest.mark.slow
 def test_chat_uses_the_run_folder_it_is_given_even_when_copied(trained, tmp_path,
                                                                crisis_built):
     _, run = trained
@@ -183,7 +184,7 @@ def test_an_empty_csv_exits_2_naming_the_file(tmp_path, capsys):
 
 def test_a_header_only_train_csv_exits_2_naming_the_source(tmp_path, capsys):
     dst = _copy_fixtures(tmp_path)
-    lines = open(dst / "ed" / "train.csv").read().splitlines()
+    lines = Path(dst / "ed" / "train.csv").read_text().splitlines()
     (dst / "ed" / "train.csv").write_text(lines[0] + "\n")
     rc, msg = _main(_data_args(dst, tmp_path), capsys)
     assert rc == 2 and "'ed'" in msg and "no usable training rows" in msg
@@ -191,7 +192,7 @@ def test_a_header_only_train_csv_exits_2_naming_the_source(tmp_path, capsys):
 
 def test_columns_that_differ_in_one_split_exit_2_naming_it(tmp_path, capsys):
     dst = _copy_fixtures(tmp_path)
-    text = open(dst / "ed" / "test.csv").read().replace("sys_response", "reply", 1)
+    text = Path(dst / "ed" / "test.csv").read_text().replace("sys_response", "reply", 1)
     (dst / "ed" / "test.csv").write_text(text)
     for run in ("cold", "warm: parsed rows read from the cache"):
         rc, msg = _main(_data_args(dst, tmp_path), capsys)
@@ -220,9 +221,9 @@ def _fresh_copy(trained, tmp_path):
     root = tmp_path / "runs"
     shutil.copytree(run, root / "cpu_smoke")
     cfg_path = root / "cpu_smoke" / "config.json"
-    cfg = json.load(open(cfg_path))
+    cfg = json.loads(Path(cfg_path).read_text())
     cfg["output"]["root"] = str(root)
-    json.dump(cfg, open(cfg_path, "w"))
+    Path(cfg_path).write_text(json.dumps(cfg))
     return root, root / "cpu_smoke"
 
 
@@ -260,12 +261,12 @@ def test_a_torn_last_log_line_is_dropped_and_said(trained, tmp_path, data_cache,
     rc, out = _main(["train", "--resume", "--config", SMOKE,
                      *_sets(root, data_cache, tiny_model_dir)], capsys)
     assert rc == 0 and "dropped unreadable line" in out
-    rows = [json.loads(l) for l in open(run / "logs" / "train_metrics.jsonl")]
+    rows = [json.loads(l) for l in Path(run / "logs" / "train_metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
 
 
 def test_an_empty_stage_marker_does_not_block_all(trained, tmp_path, capsys):
-    from runlog import is_completed, read_marker
+    from markers import is_completed, read_marker
     root, run = _fresh_copy(trained, tmp_path)
     (run / "completed" / "train").write_text("")
     assert read_marker(str(run), "train") is None and not is_completed(str(run), "train")
@@ -296,7 +297,7 @@ def test_disk_full_while_saving_says_so_and_leaves_no_temp_folder(tmp_path, data
                                          (b"\xff\xfe raw bytes\n", "not a JSON line"),
                                          (b'{"prompt_id": "1", "response": 5}\n', "string")])
 def test_bad_rescore_rows_exit_2_naming_the_line(tmp_path, capsys, line, expect):
-    q = os.path.join(ROOT, "tests", "fixtures", "eq_bench_questions.json")
+    q = os.path.join(ROOT, "data", "demo", "eq_bench_questions.json")
     resp = tmp_path / "r.jsonl"
     resp.write_bytes(b'{"prompt_id": "2", "response": "x"}\n' + line)
     rc, msg = _main(["eq-bench", "--questions", q, "--responses", str(resp), "--out",
@@ -313,6 +314,7 @@ def test_a_null_response_is_no_answer_not_the_text_none(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ the newcomer's path
+@pytest.mark.slow
 def test_chat_survives_non_utf8_bytes_on_stdin(trained, crisis_built):
     _, run = trained
     res = subprocess.run([sys.executable, "main.py", "chat", "--run", run, "--set",

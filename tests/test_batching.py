@@ -1,13 +1,13 @@
 """Token-budget micro-batches: nothing lost or repeated, the budget holds, DDP counts agree,
 and the update is the one of the same examples in one big batch."""
-import json
 import os
 
 import pytest
 import torch
+from conftest import tiny_config
 
 from batching import budget_groups, collate, micro_batches, split_to, supervised_positions
-from conftest import tiny_config
+from files import read_jsonl
 
 
 def _examples(lengths):
@@ -68,6 +68,7 @@ def _adapter(run_dir, step):
                                   "adapter_model.safetensors"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("budget", [180, 600])
 def test_token_budget_accumulation_gives_the_update_of_one_big_micro_batch(
         tmp_path, data_cache, tiny_model_dir, budget):
@@ -85,8 +86,8 @@ def test_token_budget_accumulation_gives_the_update_of_one_big_micro_batch(
                                 f"training.max_tokens_per_batch={budget}"])
     run_training(ref)
     run_training(bud)
-    losses = [[(r["step"], r["loss"], r["supervised_tokens"]) for r in map(
-        json.loads, open(os.path.join(c.run_dir, "logs", "train_metrics.jsonl")))] for c in (ref, bud)]
+    losses = [[(r["step"], r["loss"], r["supervised_tokens"]) for r in read_jsonl(
+        os.path.join(c.run_dir, "logs", "train_metrics.jsonl"))] for c in (ref, bud)]
     assert [x[::2] for x in losses[0]] == [x[::2] for x in losses[1]]
     assert all(abs(a[1] - b[1]) < 1e-5 for a, b in zip(*losses))
     wa, wb = _adapter(ref.run_dir, 4), _adapter(bud.run_dir, 4)
@@ -94,6 +95,7 @@ def test_token_budget_accumulation_gives_the_update_of_one_big_micro_batch(
         assert torch.allclose(wa[k], wb[k], atol=1e-4, rtol=1e-3), k  # weight by ~1e-5
 
 
+@pytest.mark.slow
 def test_token_budget_run_resumes_exactly(tmp_path, data_cache, tiny_model_dir):
     from training import run_training
     common = ["lora.dropout=0.1", "training.max_steps=6", "training.save_every=3",

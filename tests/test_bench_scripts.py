@@ -6,7 +6,9 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 PROJECT = ("project (heads, bf16 autocast)", "project, heads off", "project + safety KL",
@@ -14,12 +16,13 @@ PROJECT = ("project (heads, bf16 autocast)", "project, heads off", "project + sa
 DTYPE = ("before: fp32 norms, bf16 autocast", "after: bf16 norms, bf16 autocast")
 
 
+@pytest.mark.slow
 def test_bench_gpu_dry_run_covers_every_variant_in_4bit(tmp_path):
-    res = subprocess.run([sys.executable, "scripts/bench_gpu.py", "--dry_run", "--steps", "1",
+    res = subprocess.run([sys.executable, "-m", "scripts.bench_gpu", "--dry_run", "--steps", "1",
                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
                          timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
-    out = json.load(open(os.path.join(tmp_path, "bench_gpu.json")))
+    out = json.loads(Path(os.path.join(tmp_path, "bench_gpu.json")).read_text())
     assert out["errors"] == [], out["errors"]
     assert out["quantization"]["linear4bit_layers"] == 14  # 7 projections x 2 layers, NF4
     assert out["plain_quantization"]["linear4bit_layers"] == 14

@@ -22,7 +22,7 @@ def test_extends_inherits_and_overrides_only_what_differs():
 
 @pytest.mark.parametrize("name,key", [("ablation_no_emotion.json", "emotion"),
                                       ("ablation_no_strategy.json", "strategy"),
-                                      ("kl_to_base.json", "kl")])
+                                      ("safety_enabled.json", "kl")])
 def test_ablations_differ_from_example_only_in_loss_weights_and_run_name(name, key):
     base = to_dict(load_config(os.path.join(CFG, "example_config.json")))
     other = to_dict(load_config(os.path.join(CFG, name)))

@@ -6,14 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 import crisis.build as build
-from conftest import ROOT
 from crisis import CrisisGuard, load_guard
-from crisis.data import (FAILURE_KINDS, OK_KINDS, SPLITS, is_harmful, read_messages,
-                         read_replies)
+from crisis.data import FAILURE_KINDS, OK_KINDS, SPLITS, is_harmful, read_messages, read_replies
 from crisis.encoder import Encoder
 from crisis.judge import ReplyJudge
 from crisis.reply_rules import reply_rule_hits
@@ -319,7 +319,7 @@ def test_nothing_is_built_without_saying_so_first(tmp_path, monkeypatch):
     def fake(name, marker):
         def run(tmp):
             order.append(("build", name, len(said)))
-            open(os.path.join(tmp, marker), "w").write("{}")
+            Path(tmp, marker).write_text("{}")
         return run
     monkeypatch.setattr(build, "build_scorer", fake("scorer", "risk_scorer.safetensors"))
     monkeypatch.setattr(build, "build_judge", fake("judge", "reply_judge.safetensors"))
@@ -336,6 +336,7 @@ def test_nothing_is_built_without_saying_so_first(tmp_path, monkeypatch):
     assert said == [] and len(order) == 2
 
 
+@pytest.mark.slow
 def test_the_eval_cli_reports_each_split_and_never_reads_test_unasked(guard):
     from crisis.eval import check_split, screen_split
     out = check_split(read_replies("dev")[:40], guard.judge)
@@ -348,6 +349,7 @@ def test_the_eval_cli_reports_each_split_and_never_reads_test_unasked(guard):
     assert run.returncode == 0 and "--test" in run.stdout
 
 
+@pytest.mark.slow
 def test_cssrs_audit_draws_each_group_by_how_the_screen_read_it(tmp_path):
     """The audit's groups follow the per-post readings crisis.eval records (no text); a file
     without C-SSRS readings is refused with exit code 2."""

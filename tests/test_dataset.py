@@ -3,11 +3,16 @@ import json
 import os
 
 import pytest
-
 from conftest import SOURCES, SYSTEM
+
 from batching import IGNORE
-from canonical import (GOEMOTIONS_LABELS, SkipRow, canonicalize_ed, canonicalize_esconv,
-                       canonicalize_goemotions)
+from canonical import (
+    GOEMOTIONS_LABELS,
+    SkipRow,
+    canonicalize_ed,
+    canonicalize_esconv,
+    canonicalize_goemotions,
+)
 from dataset import DataError, prepare_data
 
 
@@ -136,8 +141,9 @@ def test_warm_prepare_parses_no_file_and_an_edited_file_is_read_again(tmp_path, 
                                                                       monkeypatch):
     import shutil
 
-    import dataset
     from conftest import FIXTURES
+
+    import dataset
     data, cache = tmp_path / "data", str(tmp_path / "cache")
     shutil.copytree(FIXTURES, data)
     sources = {s: {"path": str(data / s), "name": None, "data_files": {}} for s in SOURCES}
@@ -166,8 +172,9 @@ def test_fixture_splits_share_no_user_text(source):
     metrics on fixtures are not a memory test."""
     import csv
 
-    from canonical import CANONICALIZERS
     from conftest import FIXTURES
+
+    from canonical import CANONICALIZERS
     from dataset import DEFAULT_FILES
     users = {}
     for split, fname in DEFAULT_FILES[source].items():

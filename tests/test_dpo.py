@@ -8,7 +8,6 @@ import shutil
 
 import pytest
 import torch
-
 from conftest import ROOT, tiny_config
 
 PAIR_ROWS = [{"prompt": f"I feel really low today ({i}).",
@@ -117,6 +116,7 @@ def test_reward_accuracy_on_the_training_pairs_rises_over_30_steps(tiny_run, tmp
     assert (held[0]["heldout_accuracy"], held[-1]["heldout_accuracy"]) == (0.0, 1.0)
 
 
+@pytest.mark.slow
 def test_ten_steps_then_resume_to_twenty_equals_twenty_straight(tiny_run, tmp_path):
     from checkpoint import latest_checkpoint, read_checkpoint
     from dpo import run_dpo

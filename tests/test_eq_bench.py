@@ -2,15 +2,21 @@
 import json
 import math
 import os
+from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
-from eq_bench import (paired_comparison, parse_answer, score_item, score_responses,
-                      transform_prompt_v2)
+
+from eq_bench import (
+    paired_comparison,
+    parse_answer,
+    score_item,
+    score_responses,
+    transform_prompt_v2,
+)
 from main import main
 
-FIXTURE = os.path.join(ROOT, "tests", "fixtures", "eq_bench_questions.json")
+FIXTURE = os.path.join(ROOT, "data", "demo", "eq_bench_questions.json")
 REF = {"emotion1": "Hurt", "emotion2": "Resigned", "emotion3": "Excited",
        "emotion4": "Understanding", "emotion1_score": 8, "emotion2_score": "5",
        "emotion3_score": 0, "emotion4_score": "2"}
@@ -60,14 +66,14 @@ def test_names_match_case_insensitively():
 
 
 def test_run_with_nothing_parseable_is_invalid_not_a_crash():
-    questions = json.load(open(FIXTURE))
+    questions = json.loads(Path(FIXTURE).read_text())
     result = score_responses({k: v for k, v in questions.items()},
                              {k: "no idea" for k in questions})
     assert result["valid"] is False and result["parseable"] == 0 and result["score"] == 0.0
 
 
 def test_total_is_ten_times_the_mean_over_parseable_items_and_validity_threshold():
-    questions = json.load(open(FIXTURE))
+    questions = json.loads(Path(FIXTURE).read_text())
     ids = sorted(questions, key=int)
     answers = {}
     for k in ids:
@@ -82,7 +88,7 @@ def test_total_is_ten_times_the_mean_over_parseable_items_and_validity_threshold
 
 
 def test_v2_prompt_transformation_and_idempotence():
-    item = json.load(open(FIXTURE))["5"]
+    item = json.loads(Path(FIXTURE).read_text())["5"]
     expected = (
         "\nYour task is to predict the likely emotional responses of a character in this "
         "dialogue:\n\nPriya: You forgot my birthday again.\nKai: I've had a crazy week at work."
@@ -104,7 +110,7 @@ REFERENCE = os.path.join(ROOT, "..", "shared", "reference-data", "eq_bench_v2_qu
 
 @pytest.mark.skipif(not os.path.isfile(REFERENCE), reason="shared reference data absent")
 def test_transformation_on_the_real_171_items():
-    items = json.load(open(REFERENCE))
+    items = json.loads(Path(REFERENCE).read_text())
     assert len(items) == 171
     for item in items.values():
         out = transform_prompt_v2(item["prompt"])
@@ -113,7 +119,7 @@ def test_transformation_on_the_real_171_items():
 
 
 def test_paired_comparison_of_identical_runs_is_zero():
-    questions = json.load(open(FIXTURE))
+    questions = json.loads(Path(FIXTURE).read_text())
     answers = {k: EXACT for k in questions}
     run = score_responses(questions, answers)
     c = paired_comparison(run, run, samples=200, seed=0)
@@ -121,13 +127,13 @@ def test_paired_comparison_of_identical_runs_is_zero():
 
 
 def test_rescoring_without_a_model(tmp_path, capsys):
-    questions = json.load(open(FIXTURE))
+    questions = json.loads(Path(FIXTURE).read_text())
     rows = [{"prompt_id": k, "response": EXACT if k == "5" else "no"} for k in questions]
     resp = tmp_path / "r.jsonl"
     resp.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "o.json"
     assert main(["eq-bench", "--questions", FIXTURE, "--responses", str(resp), "--out", str(out)]) == 0
-    result = json.load(open(out))
+    result = json.loads(Path(out).read_text())
     assert set(result) >= {"score", "parseable", "n_items", "valid", "items"}
     assert result["score"] == 100.0 and result["parseable"] == 1 and result["n_items"] == 8
     assert result["items"]["5"]["score"] == 10 and result["items"]["1"]["score"] is None
@@ -140,7 +146,7 @@ def test_rescoring_errors_name_unknown_ids_and_broken_items(tmp_path, capsys):
     rc = main(["eq-bench", "--questions", FIXTURE, "--responses", str(resp),
                "--out", str(tmp_path / "o.json")])
     assert rc == 2 and "999" in capsys.readouterr().err
-    broken = json.load(open(FIXTURE))
+    broken = json.loads(Path(FIXTURE).read_text())
     del broken["3"]["reference_answer_fullscale"]["emotion2_score"]
     q = tmp_path / "q.json"
     q.write_text(json.dumps(broken))
@@ -151,7 +157,7 @@ def test_rescoring_errors_name_unknown_ids_and_broken_items(tmp_path, capsys):
 
 
 def test_validity_is_over_the_questions_asked_not_the_rows_received():
-    questions = json.load(open(FIXTURE))
+    questions = json.loads(Path(FIXTURE).read_text())
     perfect = {}
     for k in sorted(questions, key=int)[:6]:  # 6 perfect rows of 8 questions
         ref = questions[k]["reference_answer_fullscale"]
@@ -163,7 +169,7 @@ def test_validity_is_over_the_questions_asked_not_the_rows_received():
 
 
 def test_total_is_rounded_to_two_decimals_as_the_harness_does():
-    questions = json.load(open(FIXTURE))
+    questions = json.loads(Path(FIXTURE).read_text())
     answers = {k: EXACT for k in questions}
     answers["5"] = "Hurt: 7\nResigned: 5\nExcited: 0\nUnderstanding: 2"  # 10 - 0.7477 s(1)
     result = score_responses(questions, answers)
@@ -173,7 +179,7 @@ def test_total_is_rounded_to_two_decimals_as_the_harness_does():
 
 def test_retry_follows_the_v1_check_with_names_in_their_original_case():
     from eq_bench import v1_accepts
-    item = json.load(open(FIXTURE))["5"]
+    item = json.loads(Path(FIXTURE).read_text())["5"]
     assert v1_accepts(item, parse_answer(EXACT))
     assert not v1_accepts(item, parse_answer(EXACT.lower()))  # the harness would retry
     assert not v1_accepts(item, parse_answer("Hurt: 0\nResigned: 0\nExcited: 0\nUnderstanding: 0"))
@@ -181,17 +187,19 @@ def test_retry_follows_the_v1_check_with_names_in_their_original_case():
 
 
 def test_a_rejected_attempt_counts_as_unparseable_in_a_run():
-    questions = json.load(open(FIXTURE))
+    questions = json.loads(Path(FIXTURE).read_text())
     answers = {k: EXACT for k in questions}
     kept = score_responses(questions, answers, {k: True for k in questions})
     rejected = score_responses(questions, answers, {k: k != "5" for k in questions})
     assert kept["items"]["5"]["score"] == 10 and rejected["items"]["5"]["score"] is None
 
 
+@pytest.mark.slow
 def test_batched_first_attempt_gives_the_one_at_a_time_replies_on_the_embedded_model():
     """Temperature 0.01 with min_p 0.1 is in effect greedy: batching the first attempt
     (left padded) reproduces the harness's one-prompt-at-a-time replies."""
     from conftest import MODEL_CACHE
+
     from eq_bench import COMPLETION_TOKENS, FIRST_TEMPERATURE, official_sampling
     from generation import generate_batch
     from loading import LoadedFriend
@@ -200,7 +208,7 @@ def test_batched_first_attempt_gives_the_one_at_a_time_replies_on_the_embedded_m
     tok = load_tokenizer("embedded:smollm2", MODEL_CACHE)
     model = load_base_model("embedded:smollm2", MODEL_CACHE, load_in_4bit=False).eval()
     friend = LoadedFriend(model, tok, {}, end_of_turn_id(tok), False)
-    questions = json.load(open(FIXTURE))
+    questions = json.loads(Path(FIXTURE).read_text())
     convs = [[{"role": "user", "content": transform_prompt_v2(questions[k]["prompt"])}]
              for k in sorted(questions, key=int)[:4]]
     kw = dict(sampling=official_sampling(FIRST_TEMPERATURE), seed=7)

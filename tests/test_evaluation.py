@@ -3,10 +3,11 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
+
 from evaluation import classification_metrics, load_prompt_set
 
 SETS = {n: os.path.join(ROOT, "prompts", f"{n}.jsonl")
@@ -40,53 +41,54 @@ def evaluated(tiny_run):
     return tiny_run, run_eval(tiny_run)
 
 
-def _validate(files, *extra):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "validate_exports.py"),
-                           *files, *extra], capture_output=True, text=True)
+def _check(files, *extra):
+    return subprocess.run([sys.executable, "-m", "scripts.check_exports", *files, *extra],
+                          cwd=ROOT, capture_output=True, text=True)
 
 
-def test_eval_writes_paired_exports_that_validate(evaluated):
+def test_eval_writes_paired_exports_that_check(evaluated):
     cfg, metrics = evaluated
     files = [os.path.join(cfg.run_dir, "exports", f"{n}__{m}.jsonl")
              for n in SETS for m in ("base", "finetuned")]
-    res = _validate(files, "--check_pairs")
+    res = _check(files, "--check_pairs")
     assert res.returncode == 0, res.stderr
-    rows = [json.loads(l) for l in open(files[1])]
+    rows = [json.loads(l) for l in Path(files[1]).read_text().splitlines()]
     assert {"prompt_id", "prompt", "model", "response", "meta", "decoding"} <= set(rows[0])
     assert rows[0]["decoding"]["model"] == "finetuned" and rows[0]["meta"]["reflection"]["source"] \
         == "heads"
-    base = [json.loads(l) for l in open(files[0])]
+    base = [json.loads(l) for l in Path(files[0]).read_text().splitlines()]
     assert base[0]["meta"]["reflection"]["source"] == "generation"
     assert os.path.exists(os.path.join(cfg.run_dir, "completed", "eval"))
 
 
 def test_eval_metrics_hold_head_metrics_and_the_redteam_table(evaluated):
     cfg, metrics = evaluated
-    on_disk = json.load(open(os.path.join(cfg.run_dir, "eval", "metrics.json")))
+    on_disk = json.loads(Path(os.path.join(cfg.run_dir, "eval", "metrics.json")).read_text())
     assert on_disk["heads"]["emotion"]["n"] > 0 and "confusion" in on_disk["heads"]["strategy"]
     table = on_disk["redteam"]["redteam_prompts"]["table"]
     assert len(table) == 2 * len(load_prompt_set(SETS["redteam_prompts"]))
     crisis_rows = [r for r in table if r["crisis_triggered"]]
     assert crisis_rows and all(r["reply_check"] in ("passed", "regenerated", "replaced")
                                for r in crisis_rows)
-    last = [json.loads(l) for l in open(os.path.join(cfg.run_dir, "logs",
-                                                     "eval_metrics.jsonl"))][-1]
+    last = [json.loads(l) for l in Path(os.path.join(cfg.run_dir, "logs",
+                                                     "eval_metrics.jsonl")).read_text().splitlines()][-1]
     assert last["split"] == "test" and "test_emotion_macro_f1" in last
 
 
 def test_validate_exports_names_the_offending_ids(evaluated, tmp_path):
     cfg, _ = evaluated
     src = os.path.join(cfg.run_dir, "exports", "redteam_prompts__finetuned.jsonl")
-    rows = [json.loads(l) for l in open(src)]
+    rows = [json.loads(l) for l in Path(src).read_text().splitlines()]
     rows[3]["response"] = "  "
     bad_ft = tmp_path / "redteam_prompts__finetuned.jsonl"
     bad_ft.write_text("".join(json.dumps(r) + "\n" for r in rows[:-1]))
     base = os.path.join(cfg.run_dir, "exports", "redteam_prompts__base.jsonl")
-    res = _validate([base, str(bad_ft)], "--check_pairs")
+    res = _check([base, str(bad_ft)], "--check_pairs")
     assert res.returncode == 1
     assert rows[3]["prompt_id"] in res.stderr and rows[-1]["prompt_id"] in res.stderr
 
 
+@pytest.mark.slow
 def test_eq_bench_runs_both_models_and_its_exports_rescore_identically(tiny_run, tmp_path):
     from eq_bench import run_eq_bench
     results = run_eq_bench(tiny_run)
@@ -96,11 +98,12 @@ def test_eq_bench_runs_both_models_and_its_exports_rescore_identically(tiny_run,
     from main import main
     assert main(["eq-bench", "--questions", tiny_run.eval.eq_bench_questions, "--responses",
                  export, "--out", str(out)]) == 0
-    again = json.load(open(out))
+    again = json.loads(Path(out).read_text())
     assert again["score"] == results["finetuned"]["score"]
     assert again["parseable"] == results["finetuned"]["parseable"]
 
 
+@pytest.mark.slow
 def test_scripted_chat_session_through_stdin_exits_0(tiny_run, crisis_built):
     script = "I failed my exam today.\n/style calm,concise\nIt still stings.\n/reset\n" \
              "I want to kill myself.\n/style nope\n"
@@ -113,6 +116,7 @@ def test_scripted_chat_session_through_stdin_exits_0(tiny_run, crisis_built):
     assert "[crisis mode]" in out and "unknown style" in out and out.rstrip().endswith("bye")
 
 
+@pytest.mark.slow
 def test_chat_without_adapter_says_it_uses_the_base_model(tmp_path, data_cache, tiny_model_dir,
                                                            crisis_built):
     res = subprocess.run([sys.executable, "main.py", "chat", "--config", "config/cpu_smoke.json",

@@ -1,12 +1,14 @@
 """Fitting the fresh heads on frozen features before step 0 (head_fit.py)."""
 import json
 import os
+from pathlib import Path
 
+import pytest
 import torch
-
 from conftest import tiny_config
-from head_fit import L2_GRID, fit_logistic, labelled_prompts, logits_of, pooled_features
 from test_training import _losses, _run, _weights
+
+from head_fit import L2_GRID, fit_logistic, labelled_prompts, logits_of, pooled_features
 
 
 def _blobs(n, seed):
@@ -64,6 +66,7 @@ def test_a_fitted_head_reproduces_the_fit_and_heads_saved_before_the_buffers_loa
 
 def test_pooled_features_match_one_prompt_at_a_time(friend, prepared):
     import contextlib
+
     from heads import pool_last_prompt_token
 
     rows = [prepared.tokenized["esconv"]["train"][i] for i in range(5)]
@@ -78,11 +81,12 @@ def test_pooled_features_match_one_prompt_at_a_time(friend, prepared):
         assert torch.allclose(feat, alone[0].float(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_fitted_heads_resume_exactly_and_are_not_refitted(tmp_path, data_cache, tiny_model_dir):
     fit = ["training.head_fit_examples=40", "training.max_steps=4", "training.save_every=2"]
     straight = tiny_config(tmp_path / "a", data_cache, tiny_model_dir, fit)
     _run(straight)
-    report = json.load(open(os.path.join(straight.run_dir, "logs", "head_fit.json")))
+    report = json.loads(Path(os.path.join(straight.run_dir, "logs", "head_fit.json")).read_text())
     assert set(report) == {"emotion", "strategy"}
     assert report["strategy"]["train_rows"] == 40  # the fixtures hold 26 labelled emotion rows
     assert all(1 <= r["train_rows"] <= 40 and r["val_rows"] >= 1 and r["l2"] in L2_GRID
@@ -98,6 +102,7 @@ def test_fitted_heads_resume_exactly_and_are_not_refitted(tmp_path, data_cache, 
     assert _losses(straight.run_dir) == _losses(split.run_dir)
 
 
+@pytest.mark.slow
 def test_fitted_heads_differ_from_the_random_start(tmp_path, data_cache, tiny_model_dir):
     one_step = ["training.max_steps=1", "training.lr=1e-9"]  # a step that barely moves them
     plain = tiny_config(tmp_path / "a", data_cache, tiny_model_dir, one_step)

@@ -5,9 +5,9 @@ import json
 import os
 
 import pytest
+from conftest import FIXTURES, ROOT, SYSTEM
 
 from canonical import CANONICALIZERS, SkipRow
-from conftest import FIXTURES, ROOT, SYSTEM
 from dataset import DEFAULT_FILES, tokenize_example
 from leakage import input_leaks, message_leaks, turn_texts
 from prompting import end_of_turn_id

@@ -1,4 +1,7 @@
 """Label masks and truncation, with SmolLM2's tokenizer and the real Qwen2.5 tokenizer."""
+import csv
+from pathlib import Path
+
 from batching import IGNORE
 from dataset import tokenize_example
 from prompting import end_of_turn_id
@@ -83,17 +86,18 @@ def test_binary_search_truncation_equals_trying_every_cut_on_all_fixture_example
     import json
     import os
 
-    from canonical import CANONICALIZERS, SkipRow
     from conftest import FIXTURES
+
+    from canonical import CANONICALIZERS, SkipRow
     from prompting import fit_history
     histories = []
     for source, name in (("esconv", "train.json"), ("ed", "train.csv")):
         path = os.path.join(FIXTURES, source, name)
         if source == "esconv":
-            rows = [json.loads(line) for line in open(path, encoding="utf-8")]
+            rows = [json.loads(line) for line in Path(path).read_text().splitlines()]
         else:
-            import csv
-            rows = list(csv.DictReader(open(path, encoding="utf-8")))
+            with open(path, encoding="utf-8") as f:
+                rows = list(csv.DictReader(f))
         for row in rows:
             try:
                 examples = CANONICALIZERS[source](row)
@@ -114,8 +118,9 @@ def test_block_encoder_equals_rendering_every_prompt_on_all_fixture_examples(any
     import json
     import os
 
-    from canonical import CANONICALIZERS, SkipRow
     from conftest import FIXTURES
+
+    from canonical import CANONICALIZERS, SkipRow
     from prompting import PromptEncoder, fit_history
     enc = PromptEncoder(any_tok, SYSTEM)
     assert enc.exact

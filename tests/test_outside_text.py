@@ -10,7 +10,6 @@ import re
 import subprocess
 
 import pytest
-
 from conftest import ROOT
 
 SHARED = os.path.join(ROOT, "..", "shared")

@@ -2,14 +2,21 @@
 import io
 import json
 import os
+from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 import decoding_policy
-from conftest import ROOT
-from decoding_policy import (NOTE_HEADER, ReplyPolicy, scrub_note, style_line, system_prompt_for,
-                             validate_styles)
 from crisis import load_guard
+from decoding_policy import (
+    NOTE_HEADER,
+    ReplyPolicy,
+    parse_styles,
+    scrub_note,
+    style_line,
+    system_prompt_for,
+)
 
 LABELLED = os.path.join(ROOT, "tests", "fixtures", "risk_messages.jsonl")
 
@@ -20,7 +27,7 @@ def guard():
 
 
 def test_the_screen_recall_and_false_positive_rate_on_the_labelled_set(guard):
-    rows = [json.loads(l) for l in open(LABELLED)]
+    rows = [json.loads(l) for l in Path(LABELLED).read_text().splitlines()]
     high = [r for r in rows if r["label"] == "high"]
     low = [r for r in rows if r["label"] != "high"]
     assert len(rows) >= 80 and len(high) * 2 == len(rows)
@@ -64,9 +71,9 @@ def test_the_reply_check_and_the_safe_message(guard):
 
 
 def test_styles_are_validated_and_rendered():
-    assert validate_styles(["Warm", "concise"]) == ["warm", "concise"]
+    assert parse_styles(["Warm", "concise"]) == ["warm", "concise"]
     with pytest.raises(Exception, match="unknown style"):
-        validate_styles(["sarcastic"])
+        parse_styles(["sarcastic"])
     assert style_line(["calm"]).startswith("Style: calm (")
     assert "Style: warm" in system_prompt_for("Base.", ["warm"], "n", "")
 

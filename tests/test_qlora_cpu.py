@@ -5,15 +5,17 @@ the training loop -> eval / eq-bench), with 4-bit weights, with and without bf16
 """
 import json
 import os
+from pathlib import Path
 
 import pytest
 import torch
+from conftest import ROOT, qlora_overrides, tiny_config
 from safetensors.torch import load_file
 
-from conftest import ROOT, qlora_overrides, tiny_config
+pytestmark = pytest.mark.slow  # every test here trains or runs real NF4 layers
 
 bnb = pytest.importorskip("bitsandbytes")
-EQ_FIXTURE = os.path.join(ROOT, "tests", "fixtures", "eq_bench_questions.json")
+EQ_FIXTURE = os.path.join(ROOT, "data", "demo", "eq_bench_questions.json")
 
 
 def _cfg(root, data_cache, model_dir, mp="no", extra=()):
@@ -49,7 +51,7 @@ def test_4bit_training_steps_run_and_the_loss_falls(qlora_run):
     with open(os.path.join(qlora_run.run_dir, "logs", "eval_metrics.jsonl")) as f:
         val = [json.loads(line) for line in f]  # the same validation subset at steps 0 and 12
     assert [v["step"] for v in val] == [0, 12] and val[1]["lm"] < val[0]["lm"] - 0.05
-    quant = json.load(open(os.path.join(qlora_run.run_dir, "manifest.json")))["stages"]["train"][
+    quant = json.loads(Path(os.path.join(qlora_run.run_dir, "manifest.json")).read_text())["stages"]["train"][
         "quantization"]
     assert quant["linear4bit_layers"] == 14  # 7 projections x 2 layers, all NF4
     assert quant["residual_dtype"] == "torch.bfloat16"
@@ -72,8 +74,8 @@ def test_4bit_adapter_and_heads_reload_equal_to_what_was_saved(qlora_run):
 
 def test_residual_stream_stays_in_the_compute_dtype_without_autocast(tiny_qwen_dir, smol_tok,
                                                                     tmp_path, data_cache):
-    from canonical import ESCONV_STRATEGIES, GOEMOTIONS_LABELS
     from batching import collate
+    from canonical import ESCONV_STRATEGIES, GOEMOTIONS_LABELS
     from losses import denominators
     from training import build_model
     cfg = _cfg(tmp_path, data_cache, tiny_qwen_dir)
@@ -135,9 +137,9 @@ def test_generation_from_the_4bit_model_with_adapter_on_and_off(qlora_run):
 
 def test_generation_from_the_training_built_4bit_model_outside_autocast(tmp_path, data_cache,
                                                                        tiny_qwen_dir, smol_tok):
-    from prompting import end_of_turn_id
     from generation import generate_batch
     from loading import LoadedFriend
+    from prompting import end_of_turn_id
     from training import build_model
     model = build_model(_cfg(tmp_path, data_cache, tiny_qwen_dir), smol_tok, {})
     model.eval()

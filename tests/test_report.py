@@ -3,10 +3,11 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, tiny_config
+
 from config import save_config
 from config_load import load_config
 
@@ -80,7 +81,7 @@ def make_run(root, name, emotion_weight=0.2, eq_delta=3.0):
 def test_report_has_every_section_and_nonempty_figures(tmp_path):
     from report import build_report
     run = make_run(str(tmp_path), "handmade")
-    text = open(build_report(run)).read()
+    text = Path(build_report(run)).read_text()
     for s in SECTIONS:
         assert s in text, s
     assert "Missing" not in text and "all exports valid" in text
@@ -97,7 +98,7 @@ def test_report_names_a_missing_stage_and_is_still_written(tmp_path):
     from report import build_report
     run = make_run(str(tmp_path), "no_eq")
     os.remove(os.path.join(run, "eq_bench", "results.json"))
-    text = open(build_report(run)).read()
+    text = Path(build_report(run)).read_text()
     assert "**Missing: the EQ-Bench stage has no outputs in this run.**" in text
     for s in SECTIONS:
         assert s in text
@@ -108,31 +109,32 @@ def test_report_flags_broken_pairs(tmp_path):
     from report import build_report
     run = make_run(str(tmp_path), "broken")
     path = os.path.join(run, "exports", "qualitative_prompts__finetuned.jsonl")
-    rows = [json.loads(l) for l in open(path)][:-1]
+    rows = [json.loads(l) for l in Path(path).read_text().splitlines()][:-1]
     _jsonl(path, rows)
-    assert "ids not in both exports: ['q3']" in open(build_report(run)).read()
+    assert "ids not in both exports: ['q3']" in Path(build_report(run)).read_text()
 
 
+@pytest.mark.slow
 def test_compare_puts_both_runs_in_one_table(tmp_path):
     a = make_run(str(tmp_path), "full", 0.2, 3.0)
     b = make_run(str(tmp_path), "no_emotion", 0.0, -1.5)
     res = subprocess.run([sys.executable, "main.py", "pipeline", "--compare", a, b, "--out",
                           str(tmp_path / "cmp.md")], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-    table = open(tmp_path / "cmp.md").read()
+    table = Path(tmp_path / "cmp.md").read_text()
     rows = [l for l in table.splitlines() if l.startswith("| full") or l.startswith("| no_emotion")]
     assert len(rows) == 2
     assert "1.0 / 0.2 / 0.2 / 0.0" in rows[0] and "1.0 / 0.0 / 0.2 / 0.0" in rows[1]
     assert "+3.00" in rows[0] and "-1.50" in rows[1] and "73.00" in rows[0]
 
 
+@pytest.mark.slow
 def test_all_runs_every_stage_then_skips_them(tmp_path, data_cache, tiny_model_dir, capsys):
     from stages import run_all
     overrides = ["training.max_steps=2", "eval.max_new_tokens=4",
                  "decoding.reflect_max_new_tokens=2", "eval.eq_bench_attempts=1",
                  "eval.bootstrap_samples=50",
-                 "eval.eq_bench_questions=" + os.path.join(ROOT, "tests", "fixtures",
-                                                           "eq_bench_questions.json")]
+                 "eval.eq_bench_questions=" + os.path.join(ROOT, "data", "demo", "eq_bench_questions.json")]
     cfg = tiny_config(tmp_path, data_cache, tiny_model_dir, overrides)
     report = run_all(cfg)
     assert os.path.isfile(report)
@@ -156,22 +158,22 @@ def test_an_invalid_eq_bench_run_reads_as_invalid_everywhere(tmp_path):
     from report import build_report, compare_runs
     run = make_run(str(tmp_path), "invalid")
     path = os.path.join(run, "eq_bench", "results.json")
-    eq = json.load(open(path))
+    eq = json.loads(Path(path).read_text())
     eq["base"].update(valid=False, parseable=3, parse_rate=0.6)
-    json.dump(eq, open(path, "w"))
-    text = open(build_report(run)).read()
+    Path(path).write_text(json.dumps(eq))
+    text = Path(build_report(run)).read_text()
     assert "70.00 (not a valid score: 3/5 parseable, below 83.33%)" in text
     assert "**Not a valid comparison: the base run is not valid.**" in text
     line = next(l for l in text.splitlines() if "Paired delta" in l)
     assert "bootstrap 95% interval [+3.00, +3.00]" in line.split("Difference of the two")[0]
-    table = open(compare_runs([run], str(tmp_path / "cmp.md"))).read()
+    table = Path(compare_runs([run], str(tmp_path / "cmp.md"))).read_text()
     assert "not a valid score" in table and "not valid (a run is below 83.33%)" in table
 
 
 def test_a_run_trained_on_fixtures_carries_the_smoke_caveat(tmp_path):
     from report import build_report
-    run = make_run(str(tmp_path), "smoke")  # cpu_smoke's data paths: the fixtures
-    text = open(build_report(run)).read()
+    run = make_run(str(tmp_path), "smoke")  # cpu_smoke.json: output.smoke
+    text = Path(build_report(run)).read_text()
     assert "**Smoke run.**" in text.split("## Configuration")[0]
     assert "is the same for every model" in text and "replaced by the fixed safe message 1" in text
 
@@ -191,14 +193,14 @@ def test_a_run_with_the_dpo_stage_gets_its_section_column_curves_and_both_deltas
           {"counts": {"spin_pairs": 24, "safety_pairs": 1, "safety_no_passing_sample": 7}})
     _json(os.path.join(run, "completed", "dpo"), {"fingerprint": "x"})
     eq_path = os.path.join(run, "eq_bench", "results.json")
-    eq = json.load(open(eq_path))
+    eq = json.loads(Path(eq_path).read_text())
     eq["dpo"] = dict(eq["finetuned"], score=75.0)
     eq["comparison_dpo_vs_base"] = {"delta_total": 5.0, "paired_items": 5, "paired_delta": 5.0,
                                     "ci95": [4.0, 6.0]}
     eq["comparison_dpo_vs_sft"] = {"delta_total": 2.0, "paired_items": 5, "paired_delta": 2.0,
                                    "ci95": [1.0, 3.0]}
-    json.dump(eq, open(eq_path, "w"))
-    text = open(build_report(run)).read()
+    Path(eq_path).write_text(json.dumps(eq))
+    text = Path(build_report(run)).read_text()
     assert "spin_pairs 24, safety_pairs 1, safety_no_passing_sample 7" in text
     assert "| 10 | 0.593 | 1.000 |" in text  # held-out loss and reward accuracy at step 10
     eq_lines = [line for line in text.splitlines() if "SFT+DPO" in line]
@@ -213,11 +215,11 @@ def test_a_run_with_the_dpo_stage_gets_its_section_column_curves_and_both_deltas
 def test_the_heads_section_says_how_the_heads_started(tmp_path):
     from report import build_report
     run = make_run(str(tmp_path), "fitted")
-    assert "started from random weights" in open(build_report(run)).read()
+    assert "started from random weights" in Path(build_report(run)).read_text()
     _json(os.path.join(run, "logs", "head_fit.json"), {"emotion": {
         "train_rows": 1500, "val_rows": 300, "l2": 0.1, "val_accuracy": 0.48,
         "val_majority": 0.3333, "seconds": 243.7}})
-    text = " ".join(open(build_report(run)).read().split())
+    text = " ".join(Path(build_report(run)).read_text().split())
     assert ("emotion on 1500 train rows (L2 0.1 chosen on 300 validation rows: accuracy 0.480 "
             "vs majority 0.333)") in text and "random weights" not in text
 
@@ -226,11 +228,11 @@ def test_an_eq_bench_file_with_one_model_reports_it_without_a_per_item_plot(tmp_
     from report import build_report
     run = make_run(str(tmp_path), "one_model")
     path = os.path.join(run, "eq_bench", "results.json")
-    eq = json.load(open(path))
+    eq = json.loads(Path(path).read_text())
     for key in ("base", "comparison"):
         del eq[key]
-    json.dump(eq, open(path, "w"))
-    text = open(build_report(run)).read()
+    Path(path).write_text(json.dumps(eq))
+    text = Path(build_report(run)).read_text()
     section = text.split("## EQ-Bench v2")[1].split("\n## ")[0]
     assert "73.00" in section and "5/5" in section and "Paired delta" not in section
     assert "eq_bench_items.png" not in section

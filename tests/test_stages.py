@@ -1,15 +1,16 @@
 """`all` over runs started elsewhere: after `train`, across `steps_per_job` jobs, with --force."""
 import os
 
+import pytest
 from conftest import ROOT, tiny_config
 
 FAST = ["training.max_steps=4", "eval.max_new_tokens=4", "decoding.reflect_max_new_tokens=2",
         "eval.eq_bench_attempts=1", "eval.bootstrap_samples=50", "eval.eq_bench_max_items=2",
         "eval.prompt_sets=" + os.path.join(ROOT, "prompts", "qualitative_prompts.jsonl"),
-        "eval.eq_bench_questions=" + os.path.join(ROOT, "tests", "fixtures",
-                                                  "eq_bench_questions.json")]
+        "eval.eq_bench_questions=" + os.path.join(ROOT, "data", "demo", "eq_bench_questions.json")]
 
 
+@pytest.mark.slow
 def test_train_then_all_then_all_again_skips_everything_it_can(tmp_path, data_cache,
                                                                tiny_model_dir, capsys):
     from stages import run_all
@@ -27,6 +28,7 @@ def test_train_then_all_then_all_again_skips_everything_it_can(tmp_path, data_ca
     assert "train: already completed, skipped" in out and out.count(": running") == 3
 
 
+@pytest.mark.slow
 def test_all_with_steps_per_job_twice_finishes_the_run(tmp_path, data_cache, tiny_model_dir,
                                                     capsys):
     from stages import run_all

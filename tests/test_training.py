@@ -5,12 +5,13 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
+from conftest import ROOT, tiny_config, tiny_overrides
 from safetensors.torch import load_file
 
-from conftest import ROOT, tiny_config, tiny_overrides
 from batching import IGNORE, collate
 from losses import LOSS_NAMES, denominators
 
@@ -49,6 +50,7 @@ def test_kl_is_zero_before_any_update_and_positive_after(friend, prepared, smol_
     assert float(terms["kl"]) > 1e-4
 
 
+@pytest.mark.slow
 def test_loss_goes_down_on_a_fixed_batch_over_30_steps(friend, prepared, smol_tok):
     batch = _batch(prepared, smol_tok)
     opt = torch.optim.AdamW([p for p in friend.parameters() if p.requires_grad], lr=5e-3)
@@ -113,7 +115,7 @@ def _weights(run_dir):
 
 
 def _losses(run_dir):
-    rows = [json.loads(l) for l in open(os.path.join(run_dir, "logs", "train_metrics.jsonl"))]
+    rows = [json.loads(l) for l in Path(os.path.join(run_dir, "logs", "train_metrics.jsonl")).read_text().splitlines()]
     return [{k: r[k] for k in ("step", "loss", *LOSS_NAMES) if k in r} for r in rows]
 
 
@@ -133,6 +135,7 @@ def test_heads_get_their_own_learning_rate_and_every_trainable_weight_one_group(
     assert sorted(id(p) for g in groups for p in g["params"]) == trainable
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(tmp_path, data_cache, tiny_model_dir):
     straight = tiny_config(tmp_path / "a", data_cache, tiny_model_dir, ["lora.dropout=0.1"])
     _run(straight)
@@ -149,6 +152,7 @@ def test_resume_continues_exactly(tmp_path, data_cache, tiny_model_dir):
     assert os.path.exists(os.path.join(resumed.run_dir, "completed", "train"))
 
 
+@pytest.mark.slow
 def test_accumulation_matches_one_big_batch(tmp_path, data_cache, tiny_model_dir):
     common = ["lora.dropout=0.0", "training.head_dropout=0.0", "training.max_steps=6",
               "training.save_every=0"]
@@ -176,13 +180,13 @@ def test_train_writes_logs_manifest_and_config(tmp_path, data_cache, tiny_model_
     cfg = tiny_config(tmp_path, data_cache, tiny_model_dir, ["training.max_steps=4",
                                                              "losses.kl=0.1"])
     _run(cfg)
-    man = json.load(open(os.path.join(cfg.run_dir, "manifest.json")))
+    man = json.loads(Path(os.path.join(cfg.run_dir, "manifest.json")).read_text())
     st = man["stages"]["train"]
     assert st["loss_weights"]["kl"] == 0.1 and abs(sum(st["mixture_probabilities"].values()) - 1) < 1e-9
     assert "torch" in man["packages"] and "commit" in man["git"] and "cuda" in man["device"]
-    rows = [json.loads(l) for l in open(os.path.join(cfg.run_dir, "logs", "eval_metrics.jsonl"))]
+    rows = [json.loads(l) for l in Path(os.path.join(cfg.run_dir, "logs", "eval_metrics.jsonl")).read_text().splitlines()]
     assert [r["step"] for r in rows] == [0, 4] and all("kl" in r and "lm" in r for r in rows)
-    assert json.load(open(os.path.join(cfg.run_dir, "config.json")))["training"]["max_steps"] == 4
+    assert json.loads(Path(os.path.join(cfg.run_dir, "config.json")).read_text())["training"]["max_steps"] == 4
 
 
 def test_three_nonfinite_steps_stop_the_run(tmp_path, data_cache, tiny_model_dir, monkeypatch):
@@ -192,10 +196,11 @@ def test_three_nonfinite_steps_stop_the_run(tmp_path, data_cache, tiny_model_dir
     cfg = tiny_config(tmp_path, data_cache, tiny_model_dir, ["training.max_steps=10"])
     with pytest.raises(TrainingError, match="3 non-finite"):
         _run(cfg)
-    rows = [json.loads(l) for l in open(os.path.join(cfg.run_dir, "logs", "train_metrics.jsonl"))]
+    rows = [json.loads(l) for l in Path(os.path.join(cfg.run_dir, "logs", "train_metrics.jsonl")).read_text().splitlines()]
     assert [r["skipped"] for r in rows] == [True, True, True]
 
 
+@pytest.mark.slow
 def test_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, data_cache,
                                                                  tiny_model_dir, monkeypatch):
     import checkpoint
@@ -266,7 +271,7 @@ def test_models_load_onto_the_gpu_when_one_exists(tiny_model_dir, monkeypatch, f
 
 
 def test_fp16_loss_scaler_state_round_trips_through_a_checkpoint_folder(tmp_path):
-    from checkpoint import load_scaler, save_scaler
+    from checkpoint import read_scaler, save_scaler
     scaler = torch.amp.GradScaler("cpu", init_scale=1024.0, growth_interval=3)
     p = torch.nn.Parameter(torch.ones(2))
     opt = torch.optim.SGD([p], lr=0.1)
@@ -277,10 +282,10 @@ def test_fp16_loss_scaler_state_round_trips_through_a_checkpoint_folder(tmp_path
         opt.zero_grad()
     save_scaler(scaler, str(tmp_path))
     fresh = torch.amp.GradScaler("cpu", init_scale=65536.0, growth_interval=3)
-    load_scaler(fresh, str(tmp_path))
+    fresh.load_state_dict(read_scaler(str(tmp_path), want_scaler=True))  # as load_checkpoint
     assert fresh.state_dict() == scaler.state_dict() and fresh.get_scale() == 512.0
     with pytest.raises(ValueError, match="mixed_precision"):
-        load_scaler(None, str(tmp_path))
+        read_scaler(str(tmp_path), want_scaler=False)
 
 
 def test_resume_under_another_mixture_seed_is_refused_naming_it(tmp_path, data_cache,
@@ -303,12 +308,13 @@ def test_heads_round_trip_through_safetensors(tmp_path):
 def test_every_torch_load_is_weights_only():
     calls = []
     for path in glob.glob(os.path.join(ROOT, "*.py")) + glob.glob(os.path.join(ROOT, "scripts", "*.py")):
-        for line in open(path, encoding="utf-8"):
+        for line in Path(path).read_text().splitlines():
             if re.search(r"torch\.load\(", line):
                 calls.append(line)
     assert calls and all("weights_only=True" in c for c in calls)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("budget,single", [
     ([], ["training.batch_size=8"]),
     (["training.max_tokens_per_batch=300"], ["training.max_tokens_per_batch=300",
@@ -335,7 +341,7 @@ def test_ddp_over_gloo_with_two_processes_matches_one_process(tmp_path, data_cac
     ckpts = glob.glob(os.path.join(run, "checkpoints", "step_*"))
     assert [os.path.basename(p) for p in ckpts] == ["step_000004"]
     assert {"rng_rank0.json", "rng_rank1.json"} <= set(os.listdir(ckpts[0]))
-    assert json.load(open(os.path.join(run, "manifest.json")))["stages"]["train"]["world_size"] == 2
+    assert json.loads(Path(os.path.join(run, "manifest.json")).read_text())["stages"]["train"]["world_size"] == 2
     single = tiny_config(tmp_path / "one", data_cache, tiny_model_dir, common + single)
     _run(single)
     wa, wb = _weights(run), _weights(single.run_dir)

@@ -2,18 +2,15 @@
 and fine-tuned exports of each prompt set hold the same prompt ids. Exit 1 naming the
 offending ids.
 
-    python scripts/validate_exports.py artifacts/runs/cpu_smoke/exports/*.jsonl --check_pairs
+    python -m scripts.check_exports artifacts/runs/cpu_smoke/exports/*.jsonl --check_pairs
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from exports import check_pairs, validate_rows  # noqa: E402
+from exports import check_pairs, row_problems
 
 
 def main(argv=None) -> int:
@@ -29,7 +26,7 @@ def main(argv=None) -> int:
         except (OSError, json.JSONDecodeError) as e:
             problems.append(f"{path}: cannot read ({e})")
             continue
-        problems += [f"{path}: {p}" for p in validate_rows(rows)]
+        problems += [f"{path}: {p}" for p in row_problems(rows)]
         if not rows:
             problems.append(f"{path}: no rows")
     if args.check_pairs:
