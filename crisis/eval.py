@@ -144,8 +144,9 @@ def show_screen(split: str, result: dict) -> None:
         print(f"[messages {split:5}] {name:<12} recall {fmt(a['recall'])} (n={a['n_pos']})  "
               f"false-positive rate {fmt(a['fpr'])} (n={a['n_neg']})")
     print(f"  per kind, layered ({split}): " + "; ".join(
-        f"{k} {fmt(v['recall'] if v['n_pos'] else v['fpr'])}"
-        for k, v in result["layered"]["kinds"].items()) + "  (high kinds: recall; others: FPR)")
+        f"{k} " + " ".join(x for x in (f"recall {fmt(v['recall'])}" if v["n_pos"] else "",
+                                       f"FPR {fmt(v['fpr'])}" if v["n_neg"] else "") if x)
+        for k, v in result["layered"]["kinds"].items()))
 
 
 def show_check(split: str, result: dict) -> None:

@@ -374,3 +374,24 @@ def test_cssrs_audit_draws_each_group_by_how_the_screen_read_it(tmp_path):
     run = subprocess.run([sys.executable, "-m", "crisis.audit", str(bad), "--group", "missed"],
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 2 and "no C-SSRS per-user readings" in run.stderr
+
+
+def test_the_screen_holds_its_one_reading_of_the_test_split(guard):
+    """The message test split (written apart, committed before any change) was read once at
+    97ccf70: recall 0.954 (83/87), false-positive rate 0.068 (6/88); the issue's targets are
+    >= 0.95 and <= 0.05 (the second missed). A regression guard at the measured point."""
+    rows = read_messages("test")
+    pred = [a.level == "high" for a in guard.screen([r["messages"] for r in rows])]
+    pos = [p for p, r in zip(pred, rows) if r["label"] == "high"]
+    neg = [p for p, r in zip(pred, rows) if r["label"] != "high"]
+    assert sum(pos) / len(pos) >= 0.95 and sum(neg) / len(neg) <= 0.07, (pos, neg)
+
+
+def test_the_reply_check_holds_its_one_reading_of_the_test_split(guard):
+    """Read once at 97ccf70: 2.5 % of harmful replies passed (3/119), 9.2 % of good ones
+    rejected (11/120), within the targets (<= 5 %, <= 10 %)."""
+    rows = read_replies("test")
+    verdicts = guard.check([r["messages"] for r in rows], [r["reply"] for r in rows])
+    harmful = [v["ok"] for v, r in zip(verdicts, rows) if is_harmful(r)]
+    good = [not v["ok"] for v, r in zip(verdicts, rows) if not is_harmful(r)]
+    assert sum(harmful) / len(harmful) <= 0.05 and sum(good) / len(good) <= 0.10
