@@ -212,6 +212,22 @@ class OutputConfig:
 
 
 @dataclass
+class ServeConfig:
+    """`main.py serve` (serve.py): the OpenAI-compatible server and its limits."""
+    host: str = "127.0.0.1"  # loopback; another address without an API key prints a warning
+    port: int = 8000
+    max_messages: int = 64  # messages per request
+    max_message_chars: int = 8000  # characters per message
+    max_tokens: int = 512  # the largest max_tokens a request may ask (new tokens)
+    max_body_bytes: int = 262144  # request body (bytes); more is refused with 413
+    queue_size: int = 32  # requests waiting for the model; a full queue answers 429
+    max_batch: int = 8  # requests generated together when their settings agree
+    batch_wait_ms: int = 20  # how long a request waits for others to batch with (ms)
+    retry_after_s: int = 2  # the Retry-After of a 429 (seconds)
+    cors_origins: list[str] = field(default_factory=list)  # CORS allowed origins; empty: off
+
+
+@dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     quant: QuantConfig = field(default_factory=QuantConfig)
@@ -225,6 +241,7 @@ class Config:
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
     dpo: DpoConfig = field(default_factory=DpoConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
     @property
     def run_dir(self) -> str:

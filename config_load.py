@@ -236,6 +236,11 @@ def _value_checks(cfg: Config) -> list[tuple]:
     t, run_name = cfg.training, cfg.output.run_name
     return [
         (t.lr > 0, "training.lr", "must be > 0"),
+        (0 < cfg.serve.port < 65536, "serve.port", "must be in 1..65535"),
+        (min(cfg.serve.max_messages, cfg.serve.max_message_chars, cfg.serve.max_tokens,
+             cfg.serve.max_body_bytes, cfg.serve.queue_size, cfg.serve.max_batch) >= 1, "serve",
+         "max_messages, max_message_chars, max_tokens, max_body_bytes, queue_size and max_batch "
+         "must be >= 1"),
         (t.head_lr >= 0, "training.head_lr", "must be >= 0 (0 = training.lr)"),
         (t.head_fit_examples >= 0, "training.head_fit_examples", "must be >= 0 (0 = no fit)"),
         (cfg.lora.r >= 1, "lora.r", "must be >= 1"),

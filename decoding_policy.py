@@ -140,6 +140,7 @@ class ReplyPolicy:
                  settings: ReplySettings | None = None, guard: CrisisGuard | None = None):
         self.friend, self.system_prompt = friend, system_prompt
         self.guard = guard if guard is not None else load_guard()
+        self.generate = generate_batch  # serve's proxy mode puts an upstream engine here
         self.styles, self.two_step = parse_styles(styles), two_step
         self.settings = settings or ReplySettings()
         s = self.settings
@@ -174,7 +175,7 @@ class ReplyPolicy:
     def reflect_by_generation(self, conversations: list) -> list[dict]:
         prompts = [[{"role": "system", "content": REFLECT_SYSTEM}] + c
                    + [{"role": "user", "content": REFLECT_QUESTION}] for c in conversations]
-        texts = generate_batch(self.friend, prompts, self.settings.reflect_max_new_tokens,
+        texts = self.generate(self.friend, prompts, self.settings.reflect_max_new_tokens,
                                temperature=0.0, batch_size=self.settings.batch_size)
         # small models echo the question; the note keeps only their own words
         texts = [t.replace(REFLECT_QUESTION, "").replace("(Private reflection, not shown to "
@@ -188,15 +189,16 @@ class ReplyPolicy:
 
     # ---------------------------------------------------------------- step 2
     def _generate(self, conversations, system_prompts, seed_offset=0, streamer=None,
-                  stats=None) -> list[str]:
+                  stats=None, cancelled=None) -> list[str]:
         """Replies; generate_batch cuts each conversation to the context budget of the prompt
         actually sent (its full system prompt: style, note and crisis lines included)."""
         s = self.settings
         prompts = [[{"role": "system", "content": sp}] + c
                    for sp, c in zip(system_prompts, conversations)]
-        return generate_batch(self.friend, prompts, s.max_new_tokens, batch_size=s.batch_size,
-                              seed=s.seed + seed_offset, streamer=streamer,
-                              context_tokens=s.context_tokens, stats=stats, **self.gen)
+        return self.generate(self.friend, prompts, s.max_new_tokens, batch_size=s.batch_size,
+                             seed=s.seed + seed_offset, streamer=streamer,
+                             context_tokens=s.context_tokens, stats=stats, cancelled=cancelled,
+                             **self.gen)
 
     def _crisis(self, conversations, idx, notes, styles, replies, metas) -> None:
         """Check crisis replies against their conversations; regenerate failures stricter;
@@ -231,14 +233,15 @@ class ReplyPolicy:
                 metas[i]["crisis"]["outcome"] = "replaced"
 
     def respond(self, conversations: list, model: str, styles=None,
-                streamer_factory=None, on_crisis=None) -> list[PolicyReply]:
+                streamer_factory=None, on_crisis=None, cancelled=None) -> list[PolicyReply]:
         """One reply per conversation (each a list of user/assistant messages), answered as
         `model` (base | finetuned | dpo: LoadedFriend.models).
 
         `streamer_factory(forbidden_strings)` builds a token streamer for a single
         conversation; crisis replies are never streamed (they are checked first), and
         `on_crisis()` is called as soon as one is being written, so a chat can say so.
-        A reply that runs out of tokens ends at its last full sentence.
+        A reply that runs out of tokens ends at its last full sentence. `cancelled(i)`: asked
+        while generating whether conversation i was withdrawn (serve: a client gone away).
         """
         styles = parse_styles(styles) if styles is not None else self.styles
         s = self.settings
@@ -258,7 +261,8 @@ class ReplyPolicy:
             if on_crisis is not None and any(crisis):
                 on_crisis()
             stats: list = []
-            replies = self._generate(conversations, systems, streamer=streamer, stats=stats)
+            replies = self._generate(conversations, systems, streamer=streamer, stats=stats,
+                                     cancelled=cancelled)
             metas = []
             for i, text in enumerate(replies):
                 if stats and stats[i]["hit_token_cap"]:

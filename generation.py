@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 from tqdm.auto import tqdm
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from heads import pooled_prompt_states
 from model import final_hidden
@@ -55,11 +56,24 @@ def fit_to_context(tokenizer, conversation: list[dict], budget: int) -> list[dic
     return conversation
 
 
+class RowsCancelled(StoppingCriteria):
+    """Ends the rows of a batch whose request was withdrawn (a client that went away); the
+    other rows go on."""
+
+    def __init__(self, rows: list[int], cancelled):
+        self.rows, self.cancelled = rows, cancelled
+
+    def __call__(self, input_ids, scores, **kwargs) -> torch.Tensor:
+        return torch.tensor([self.cancelled(i) for i in self.rows], dtype=torch.bool,
+                            device=input_ids.device)
+
+
 def generate_batch(friend, conversations: list[list[dict]], max_new_tokens: int,
                    temperature: float = 0.0, top_p: float = 1.0, repetition_penalty: float = 1.0,
                    batch_size: int = 16, seed: int | None = None, streamer=None,
                    context_tokens: int = 0, sampling: dict | None = None,
-                   stats: list | None = None, desc: str = "generate") -> list[str]:
+                   stats: list | None = None, desc: str = "generate",
+                   cancelled=None) -> list[str]:
     """Replies for many conversations, `batch_size` at a time, left padded, order kept.
 
     Conversations are sorted by prompt length so each batch pads little; results come back
@@ -67,6 +81,7 @@ def generate_batch(friend, conversations: list[list[dict]], max_new_tokens: int,
     plus `max_new_tokens` fits (oldest turns first). `sampling` replaces the sampling
     arguments entirely (what it leaves out comes from the model's generation_config).
     `stats`, a list, receives per conversation {"new_tokens", "hit_token_cap"} in input order.
+    `cancelled(i)`, when given, is asked at every step whether conversation i was withdrawn.
     """
     tok = friend.tokenizer
     if context_tokens:
@@ -86,13 +101,18 @@ def generate_batch(friend, conversations: list[list[dict]], max_new_tokens: int,
             torch.manual_seed(seed + start)
         # use_cache explicitly: a model prepared for training has config.use_cache = False
         # (gradient checkpointing), and generate would then re-run the whole prefix per token
+        extra = {} if cancelled is None else {
+            "stopping_criteria": StoppingCriteriaList([RowsCancelled(idx, cancelled)])}
         gen = friend.model.generate(input_ids=ids, attention_mask=mask, use_cache=True,
                                     max_new_tokens=max_new_tokens, eos_token_id=friend.stop_ids(),
-                                    pad_token_id=tok.pad_token_id, streamer=streamer, **kwargs)
+                                    pad_token_id=tok.pad_token_id, streamer=streamer, **kwargs,
+                                    **extra)
         new = gen[:, ids.shape[1]:].tolist()  # one device->host copy for the whole batch
         for row, i in enumerate(idx):
             out[i] = tok.decode(new[row], skip_special_tokens=True).strip()
-            ended = next((k for k, t in enumerate(new[row]) if t in stops), None)
+            # a withdrawn row is padded from where it stopped
+            ends = stops | ({tok.pad_token_id} if cancelled is not None and cancelled(i) else set())
+            ended = next((k for k, t in enumerate(new[row]) if t in ends), None)
             info[i] = {"new_tokens": len(new[row]) if ended is None else ended,
                        "hit_token_cap": ended is None and len(new[row]) >= max_new_tokens}
     if stats is not None:

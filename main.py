@@ -14,13 +14,14 @@ import sys
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from chat import run_chat
-from config import UserError  # noqa: E402
-from config_load import load_config  # noqa: E402
+from config import UserError
+from config_load import load_config
 from data_summary import run_data
 from dpo import run_dpo
 from eq_bench import rescore, run_eq_bench
 from evaluation import run_eval
 from report import build_report, compare_runs
+from serve import run_serve
 from stages import run_all
 from training import run_training
 
@@ -75,6 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "chat", "talk to the fine-tuned friend in the terminal")
     _add_config_args(p)
     p.add_argument("--run", help="a run folder (uses its saved config.json)")
+    p = _command(sub, "serve", "OpenAI-compatible API and web chat page, through the decoding "
+                 "policy and the crisis layer")
+    _add_config_args(p)
+    p.add_argument("--run", help="a run folder (uses its saved config.json)")
+    p.add_argument("--host", help="address to bind (default serve.host: 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default serve.port: 8000)")
+    p.add_argument("--api-key", help="require Authorization: Bearer KEY (or set FRIEND_API_KEY)")
+    p.add_argument("--upstream", metavar="URL", help="proxy mode: generate on this "
+                   "OpenAI-compatible engine (e.g. vLLM), the policy here")
+    p.add_argument("--upstream-models", metavar="NAME=ID,...", help="our model names -> the "
+                   "upstream's ids (default: the names it offers)")
+    p.add_argument("--raw", action="store_true", help="a bare generation backend with no "
+                   "policy, on loopback only: another server's --upstream")
     p = _command(sub, "pipeline", "check exports, statistics, plots, report.md")
     _add_config_args(p)
     p.add_argument("--run", help="the run folder (default: the config's)")
@@ -127,6 +141,11 @@ def cmd_chat(args) -> int:
     return run_chat(config_for(args))
 
 
+def cmd_serve(args) -> int:
+    return run_serve(config_for(args), args.host, args.port, args.api_key, args.upstream,
+                     args.upstream_models, args.raw)
+
+
 def cmd_pipeline(args) -> int:
     if args.compare:
         compare_runs(args.compare, args.out)
@@ -147,7 +166,7 @@ def cmd_data(args) -> int:
 
 
 COMMANDS = {"data": cmd_data, "train": cmd_train, "dpo": cmd_dpo, "eval": cmd_eval, "eq-bench": cmd_eq_bench,
-            "chat": cmd_chat, "pipeline": cmd_pipeline, "all": cmd_all}
+            "chat": cmd_chat, "serve": cmd_serve, "pipeline": cmd_pipeline, "all": cmd_all}
 
 
 def main(argv=None) -> int:

@@ -336,8 +336,8 @@ def test_help_shows_defaults_and_the_offline_start(capsys):
 def test_a_reply_cut_by_the_budget_ends_at_its_last_full_sentence(smol_tok):
     import io
 
-    from chat import GuardedStreamer
     from decoding_policy import cut_at_sentence
+    from streaming import GuardedStreamer
     assert cut_at_sentence("I hear you. That sounds so hard. And I") == \
         "I hear you. That sounds so hard."
     assert cut_at_sentence("no sentence end here") == "no sentence end here"

@@ -150,7 +150,7 @@ def test_scrub_note_removes_note_sentences_and_header_lines():
 
 
 def test_guarded_streamer_never_prints_the_note(smol_tok):
-    from chat import GuardedStreamer
+    from streaming import GuardedStreamer
     out = io.StringIO()
     note = "They feel abandoned and need reassurance."
     st = GuardedStreamer(smol_tok, [note], out)
