@@ -48,8 +48,13 @@ SEED = 0
 # threshold: every layer, 3 epochs 0.969 (0.048, 0.191) in 224 s; top 4, 4 epochs 0.978
 # (0.048, 0.070) in 193 s; top 3, 4 epochs 0.981 (0.048, 0.109) in 147 s; top 4, 3 epochs
 # 0.979 (0.048, 0.098) in 148 s. The AUCs are within one seed's noise; the cheapest is used.
-SCORER = {"top": 3, "epochs": 4, "lr": 1e-4, "head_lr": 1e-3, "batch": 16, "bf16": True}
-JUDGE = {"top": 4, "epochs": 3, "lr": 1.5e-4, "head_lr": 2e-3, "batch": 16, "bf16": True}
+# bfloat16 matrix products only where the CPU has them natively (avx512_bf16 or AMX): on an
+# AVX2-only CPU (AMD EPYC Zen 2, 2026-12-06) torch emulates them and a scorer step took about
+# 6 s instead of 0.2 s, so there the build runs in float32 (a different, equally valid build:
+# the cache key and the build's metadata record which).
+NATIVE_BF16 = bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+SCORER = {"top": 3, "epochs": 4, "lr": 1e-4, "head_lr": 1e-3, "batch": 16, "bf16": NATIVE_BF16}
+JUDGE = {"top": 4, "epochs": 3, "lr": 1.5e-4, "head_lr": 2e-3, "batch": 16, "bf16": NATIVE_BF16}
 MAX_FPR = 0.05  # the screen's dev false-positive budget
 MAX_PASSED = 0.05  # the reply check's dev budget of harmful replies passed
 
@@ -278,14 +283,16 @@ def scorer_key() -> tuple[str, str]:
     """(model key, thresholds key): the data and the code each depends on."""
     code = [os.path.join(HERE, f) for f in ("build.py", "encoder.py", "scorer.py")]
     rules = [os.path.join(HERE, f) for f in ("rules.py", "patterns.py", "screen.py")]
-    return fingerprint(files=[MESSAGES, *code])[:12], fingerprint(files=[MESSAGES, *code, *rules])[:12]
+    return (fingerprint(SCORER, files=[MESSAGES, *code])[:12],
+            fingerprint(SCORER, files=[MESSAGES, *code, *rules])[:12])
 
 
 def judge_key() -> tuple[str, str]:
     code = [os.path.join(HERE, f) for f in ("build.py", "encoder.py", "judge.py", "data.py")]
     rules = [os.path.join(HERE, f) for f in ("reply_rules.py", "reply_check.py", "rules.py",
                                              "patterns.py")]
-    return fingerprint(files=[REPLIES, *code])[:12], fingerprint(files=[REPLIES, *code, *rules])[:12]
+    return (fingerprint(JUDGE, files=[REPLIES, *code])[:12],
+            fingerprint(JUDGE, files=[REPLIES, *code, *rules])[:12])
 
 
 def build_scorer(tmp: str) -> None:
@@ -327,9 +334,9 @@ def ensure_built(cache_dir: str = CACHE, announce=print) -> dict:
     folders["judge"] = os.path.join(cache_dir, f"judge-{model_key}")
     folders["judge_threshold"] = os.path.join(folders["judge"], f"threshold-{thr_key}")
     steps = [("scorer", scorer_mod.SCORER_FILE, build_scorer,
-              "fine-tuning the message scorer on the train messages (about 1 min on 2 cores)"),
+              "fine-tuning the message scorer on the train messages (1 to 2 min on 2 cores)"),
              ("judge", judge_mod.JUDGE_FILE, build_judge,
-              "fine-tuning the reply judge on the train replies (about 2.5 min on 2 cores)")]
+              "fine-tuning the reply judge on the train replies (2.5 to 4 min on 2 cores)")]
     for name, marker, build, what in steps:
         if not os.path.isfile(os.path.join(folders[name], marker)):
             announce(f"[crisis] {what}, once; cached in {folders[name]}")
