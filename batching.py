@@ -62,7 +62,6 @@ def collate(examples: list[dict], pad_id: int, device=None) -> dict:
 def seeded_subset(lengths: list[int], n: int, seed: int) -> list[int]:
     """A fixed, seeded, representative sample of n indices (all when n is 0 or larger than
     the split), ordered by length only so its batches pad little."""
-
     idx = list(range(len(lengths)))
     if n and n < len(idx):
         idx = sorted(np.random.default_rng(seed).choice(len(idx), size=n, replace=False).tolist())

@@ -62,7 +62,6 @@ def _finish_reply(reply, streamers: list, out) -> None:
 
 def run_chat(cfg, stdin=None, out=None) -> int:
     """Entry point of `python main.py chat`; returns the exit code."""
-
     stdin, out = stdin or sys.stdin, out or sys.stdout
     if hasattr(stdin, "reconfigure"):
         stdin.reconfigure(errors="replace")  # stray non-UTF-8 bytes must not end the chat

@@ -189,7 +189,6 @@ def _json_file(path: str):
 def read_checkpoint(path: str, process_index: int = 0, want_scaler: bool = False) -> dict:
     """Every file of a checkpoint, read and checked before anything is applied, so a broken
     checkpoint changes nothing."""
-
     out = {}
     try:
         out["adapter"] = load_file(os.path.join(path, "adapter", "adapter_model.safetensors"))
@@ -214,7 +213,6 @@ def load_checkpoint(path: str, model, optimizer, scheduler, process_index: int =
     """Restore weights, optimizer, scheduler, loss scaler and this process's RNG from a
     checkpoint read in full first; returns (sampler_state, trainer_state). A checkpoint that
     does not fit this model (other adapter keys or head labels) is a ValueError."""
-
     ck = read_checkpoint(path, process_index, want_scaler=scaler is not None)
     for name, head in model.heads.items():
         if name not in ck["heads"] or ck["heads"][name].labels != head.labels:

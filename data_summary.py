@@ -67,7 +67,6 @@ def example_summary(source: str, ex: dict, tokenizer) -> str:
 
 def run_data(cfg) -> dict:
     """Entry point of `python main.py data`: prints the summary, returns it as a dict."""
-
     tok = load_tokenizer(cfg.model.tokenizer or cfg.model.name_or_path, cfg.model.cache_dir,
                          cfg.model.revision, cfg.model.trust_remote_code)
     prepared = prepare_from_config(cfg, tok, log=lambda *_: None)  # the summary says it all

@@ -64,7 +64,6 @@ def _read_local_rows(source: str, split: str, path: str, header=None) -> tuple[l
     """(rows as JSON text, unreadable rows, CSV header) of one local file, read row by row
     so that one bad line costs one row, not the source: a line that is not UTF-8, not JSON
     or not an object is counted and skipped."""
-
     if os.path.getsize(path) == 0:
         raise DataError(f"source '{source}': the {split} file is empty (0 bytes): {path}")
     rows, bad = [], 0
@@ -97,7 +96,6 @@ def _rows_table(source: str, split: str, path: str, header, cache_dir: str):
     """(Arrow table of row texts, unreadable rows, CSV header, content hash) of one local
     file. The parsed rows are kept in `cache_dir` under the file's content hash, so a warm
     run memory-maps them instead of re-reading every line."""
-
     digest = fingerprint(files=[path], length=32)
     cached = os.path.join(cache_dir, f"rows-{fingerprint('rows', digest, _code_version())}.arrow")
     if os.path.isfile(cached):
@@ -120,7 +118,6 @@ def _rows_table(source: str, split: str, path: str, header, cache_dir: str):
 def _local_splits(source: str, path: str, data_files: dict, cache_dir: str) -> dict:
     """{split: (in-memory Dataset of row texts, unreadable rows)} of a local folder; the
     Dataset's fingerprint is the file's content hash, so caching stays exact."""
-
     files = {**DEFAULT_FILES[source], **(data_files or {})}
     out, header = {}, None
     for split in SPLITS:
@@ -316,7 +313,6 @@ def prepare_data(sources: dict, tokenizer, system_prompt: str, max_seq_len: int,
     from the train split, or from `vocabs` ({"emotion": [...], "strategy": [...]}, e.g. a
     trained run's heads) when only other splits are asked for.
     """
-
     datasets.disable_progress_bars()  # one bar per source below, not ~36 per run
     os.makedirs(cache_dir, exist_ok=True)
     out = PreparedData()

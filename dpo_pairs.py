@@ -35,7 +35,6 @@ def pair(prompt_id: str, messages: list[dict], chosen: str, rejected: str, sourc
 
 
 def _sample(friend, conversations: list, d, system_prompt: str, seed: int) -> list[str]:
-
     convs = [[{"role": "system", "content": system_prompt}, *c] for c in conversations]
     return generate_batch(friend, convs, d.max_new_tokens, temperature=d.temperature,
                           top_p=d.top_p, batch_size=d.gen_batch_size, seed=seed,

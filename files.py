@@ -92,7 +92,6 @@ def is_hub_id(name: str) -> bool:
 def hub_unreachable() -> str:
     """Why the hub cannot be reached right now ('' when it can): offline mode, or no answer
     from huggingface.co within 3 s, so a missing local path fails at once."""
-
     if any(os.environ.get(v, "").lower() in ("1", "true", "yes")
            for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
         return "offline mode is set"

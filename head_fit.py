@@ -37,7 +37,6 @@ L2_GRID = (1e-4, 1e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 
 def labelled_prompts(splits: dict, key: str, n: int, seed: int) -> tuple[list, list]:
     """Up to `n` seeded (prompt ids, label) pairs over every source that carries `key`."""
-
     where = [(s, i) for s, ds in splits.items() if key in ds.column_names
              for i, y in enumerate(column(ds, key)) if y != IGNORE]
     picked = sorted(random.Random(seed).sample(where, min(n, len(where))))
@@ -94,7 +93,6 @@ def choose_l2(train: tuple, val: tuple, n_classes: int) -> tuple[float, float]:
 def fit_heads(run, n: int) -> dict:
     """Fit every head of run.inner from `n` train rows (L2 from n // 5 validation rows); what
     was done per head goes to the log and <run>/logs/head_fit.json (the report reads it)."""
-
     acc, t = run.accelerator, run.cfg.training
     model, report = run.inner, {}
     was_training = model.training

@@ -73,7 +73,6 @@ def pooled_prompt_states(hidden_fn, prompts: list, pad_id: int, batch_size: int,
     order: right-padded batches sorted by length (little padding), `hidden_fn(ids, mask)` the
     final hidden states, pooled by pool_last_prompt_token. One implementation for the head fit
     (training), head metrics and the reflection step (inference)."""
-
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     out = None
     starts = range(0, len(order), batch_size)
@@ -100,7 +99,6 @@ def masked_ce_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 def save_heads(heads: dict, path: str) -> None:
     """All heads in one safetensors file; label names and sizes in its metadata."""
-
     tensors, meta = {}, {}
     for name, head in heads.items():
         for key, t in head.state_dict().items():
@@ -111,7 +109,6 @@ def save_heads(heads: dict, path: str) -> None:
 
 def load_heads(path: str, dropout: float = 0.0) -> dict:
     """Rebuild the heads saved by save_heads (no pickle involved)."""
-
     heads = {}
     with safe_open(path, framework="pt") as f:
         meta = f.metadata() or {}

@@ -74,7 +74,6 @@ class LoadedFriend:
 
 def dpo_checkpoint_of(cfg) -> str | None:
     """The finished dpo stage's adapter, when dpo.enabled."""
-
     if not cfg.dpo.enabled or not is_completed(cfg.run_dir, "dpo"):
         return None
     return latest_checkpoint(os.path.join(cfg.run_dir, "dpo"))
@@ -84,8 +83,6 @@ def load_for_inference(cfg, require_adapter: bool = True,
                        checkpoint: str | None = None) -> LoadedFriend:
     """Base model + the run's latest adapter and heads (or the base alone, if allowed), + the
     SFT+DPO adapter when the dpo stage has finished."""
-
-
     m = cfg.model
     tok = load_tokenizer(m.tokenizer or m.name_or_path, m.cache_dir, m.revision,
                          m.trust_remote_code)

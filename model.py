@@ -46,9 +46,7 @@ def _smollm2_package_dir() -> str:
 
 def embedded_smollm2_dir(cache_dir: str) -> str:
     """Converted SmolLM2 folder; the ~15 s GGUF de-quantization happens once."""
-
     def convert(tmp: str) -> None:
-
         pkg = _smollm2_package_dir()
         if not os.path.isfile(os.path.join(pkg, SMOLLM2_GGUF)):
             raise ModelError(f"GGUF file missing: {os.path.join(pkg, SMOLLM2_GGUF)}")
@@ -119,8 +117,6 @@ _WARNED: set = set()
 
 def load_tokenizer(name_or_path: str, cache_dir: str, revision=None, trust_remote_code=False):
     """Tokenizer with a chat template and a pad token distinct from end-of-turn."""
-
-
     src = resolve_source(name_or_path, cache_dir)
     warn_remote_code(trust_remote_code, src)
     try:
@@ -159,7 +155,6 @@ def load_base_model(name_or_path: str, cache_dir: str, load_in_4bit: bool, quant
     Without CUDA, bitsandbytes runs the same NF4 layers on the CPU, slowly: it is allowed
     with a warning, and `quant.allow_cpu_fallback` loads full precision instead.
     """
-
     src = resolve_source(name_or_path, cache_dir)
     warn_remote_code(trust_remote_code, src)
     cuda = torch.cuda.is_available()
@@ -251,8 +246,6 @@ def quantization_summary(model) -> dict:
 
 
 def add_lora(model, r: int, alpha: int, dropout: float, target_modules: list[str]):
-
-
     cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, bias="none",
                      target_modules=list(target_modules), task_type="CAUSAL_LM")
     with warnings.catch_warnings():  # peft 0.21 reads the deprecated property; nothing to act on
@@ -261,8 +254,6 @@ def add_lora(model, r: int, alpha: int, dropout: float, target_modules: list[str
 
 
 def load_adapter(model, adapter_dir: str, trainable: bool = False):
-
-
     if not os.path.isfile(os.path.join(adapter_dir, "adapter_config.json")):
         raise ModelError(f"no adapter in {adapter_dir}")
     with warnings.catch_warnings():  # as in add_lora: peft reads the deprecated property

@@ -89,7 +89,6 @@ def qwen_ranks_file() -> str:
 
 
 def _convert(ranks_path: str):
-
     backend = TikTokenConverter(vocab_file=ranks_path, pattern=QWEN25_PATTERN).converted()
     backend.normalizer = normalizers.NFC()
     backend.add_special_tokens([AddedToken(t, normalized=False, special=True)

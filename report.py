@@ -164,7 +164,6 @@ def eq_score_text(run: dict) -> str:
 def eq_delta_lines(eq: dict, key: str = "comparison") -> list[str]:
     """The paired delta with its interval; the difference of totals only as context, and
     both labelled when either run is invalid."""
-
     c, invalid = eq[key], [LABELS[m] for m in COMPARISONS[key] if not eq[m]["valid"]]
     ci = f"[{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}]" if c.get("ci95") else "n/a"
     paired = (f"Paired delta ({DELTAS[key]}) over the {c['paired_items']} items parseable in "
@@ -314,7 +313,6 @@ def make_figures(d: dict, fig_dir: str) -> dict:
 
 
 def _saved_config(run_dir: str):
-
     path = os.path.join(run_dir, "config.json")
     try:
         with open(path, encoding="utf-8") as f:
