@@ -137,6 +137,7 @@ class TrainingConfig:
     keep_checkpoints: int = 2  # newest checkpoints kept on disk
     seed: int = 42  # torch/python/numpy seed
     mixed_precision: str = "no"  # accelerate mixed precision: no | bf16 | fp16
+    report_to: list[str] = field(default_factory=list)  # accelerate trackers: tensorboard, trackio, wandb, mlflow, ... (trackers.py)
     max_consecutive_nonfinite: int = 3  # non-finite steps in a row that abort the run
     steps_per_job: int = 0  # steps this job runs, then it checkpoints and stops (the next job continues); 0 = to max_steps
 

@@ -11,19 +11,21 @@ from accelerate.state import AcceleratorState
 from accelerate.utils import DistributedDataParallelKwargs
 
 
-def make_accelerator(mixed_precision: str):
+def make_accelerator(mixed_precision: str, log_with: list | None = None,
+                     project_dir: str | None = None):
     """accelerate with the config's precision; cpu=True without CUDA lets a torchrun-style
-    launch form a gloo (MULTI_CPU) group.
+    launch form a gloo (MULTI_CPU) group; `log_with`: the trackers (trackers.py) writing under
+    `project_dir`.
 
     accelerate keeps one process-wide AcceleratorState and refuses a second Accelerator
     with another precision; a second run in the same process (a notebook, the test suite)
     drops that state first. The distributed part (PartialState) is kept.
     """
-
     if AcceleratorState._shared_state.get("_mixed_precision", mixed_precision) != mixed_precision:
         AcceleratorState._reset_state(reset_partial_state=False)
     return Accelerator(mixed_precision=mixed_precision, cpu=not torch.cuda.is_available(),
-                       kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=False)])
+                       kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=False)],
+                       log_with=log_with or None, project_dir=project_dir)
 
 
 def reduce_sum(accelerator, values: dict) -> dict:

@@ -44,6 +44,7 @@ from model import (
 )
 from prompting import PromptEncoder, end_of_turn_id
 from runlog import JsonlLog, write_manifest
+from trackers import Trackers, check_trackers, tracker_dir
 from training import Run, run_training, seed_everything
 from training_model import TrainingModel
 
@@ -77,7 +78,6 @@ def sft_checkpoint(cfg) -> str:
 
 def build_dpo_model(cfg, tokenizer, sft_ckpt: str, device_index: int = 0) -> TrainingModel:
     """Base (4-bit when asked) + the SFT adapter, trainable, + the SFT heads, frozen."""
-
     base = load_base_from_config(cfg, device_index)
     set_pad_in_config(base, tokenizer)
     prepare_for_training(base, cfg.model.gradient_checkpointing)
@@ -120,7 +120,6 @@ def load_or_build_pairs(cfg, model: TrainingModel, tokenizer, sft_ckpt: str, res
 
 
 def sample_pairs(cfg, model: TrainingModel, tokenizer, log) -> tuple[list[dict], dict]:
-
     train = {}
     if cfg.dpo.spin_prompts:
         data = prepare_from_config(cfg, tokenizer, log=lambda *_: None, splits=("train",))
@@ -136,7 +135,6 @@ def sample_pairs(cfg, model: TrainingModel, tokenizer, log) -> tuple[list[dict],
 
 
 def tokenize_pairs(cfg, pairs: list[dict], tokenizer) -> tuple[list[dict], int]:
-
     enc, eot = PromptEncoder(tokenizer, cfg.data.system_prompt), end_of_turn_id(tokenizer)
     out = [tokenize_pair(p, tokenizer, enc, cfg.data.max_seq_len, eot) for p in pairs]
     kept = [t for t in out if t is not None]
@@ -195,10 +193,9 @@ class DpoTask:
         return None
 
     def setup(self, cfg) -> Run:
-
-
         t, d = cfg.training, cfg.dpo
-        acc = make_accelerator(t.mixed_precision)
+        check_trackers(t.report_to)
+        acc = make_accelerator(t.mixed_precision, t.report_to, tracker_dir(self.parent.run_dir))
         seed_everything(t.seed)
         say = print if acc.is_main_process else (lambda *a, **k: None)
         sft = sft_checkpoint(self.parent)
@@ -258,6 +255,8 @@ class DpoTask:
         metrics = {f"heldout_{k}": float(v.mean()) for k, v in terms.items()}
         metrics["heldout_pairs_n"] = len(held)
         run.eval_log.append({"step": at_step, **metrics})
+        run.trackers.log("dpo_heldout", {k.removeprefix("heldout_"): v
+                                         for k, v in metrics.items()}, at_step)
         run.say(f"[dpo] step {at_step} held-out ({len(held)} pairs): " + " | ".join(
             f"{k[8:]} {v:.4f}" for k, v in metrics.items() if not k.endswith("_n")))
         return metrics
@@ -274,6 +273,10 @@ class DpoTask:
 
     def finish(self, run: Run, info: dict) -> None:
         mark_completed(self.parent.run_dir, "dpo", {**info, "pairs": run.data}, self.parent)
+
+    def trackers(self, run: Run) -> Trackers:
+        """The SFT run's trackers, continued: the preference stage's rows join them."""
+        return Trackers(run.accelerator, self.parent, self.parent.run_dir, run.step, "dpo")
 
 
 def run_dpo(cfg, resume: bool = False) -> dict:

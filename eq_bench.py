@@ -25,6 +25,7 @@ import re
 import datasets
 import numpy as np
 
+from checkpoint import step_of
 from config import UserError
 from exports import drop_exports, write_export
 from files import is_hub_id, write_json_atomic
@@ -32,6 +33,7 @@ from generation import generate_batch
 from loading import load_for_inference
 from markers import mark_completed
 from runlog import write_manifest
+from trackers import log_summary
 
 REVISE_SENTENCE = (" Then critique your answer by thinking it through step by step. Finally, "
                    "give your revised scores.")
@@ -215,7 +217,6 @@ def read_export_responses(path: str) -> dict:
 
 def rescore(questions_path: str, responses_path: str, out_path: str) -> dict:
     """Entry point of the model-free mode: score export rows, write and print the result."""
-
     questions = load_questions(questions_path)
     result = score_responses(questions, read_export_responses(responses_path))
     write_json_atomic(out_path, result)
@@ -253,7 +254,6 @@ def answer_items(friend, questions: dict, model: str, attempts: int, batch_size:
     shows it gives the one-at-a-time replies on the embedded model. Retries sample at
     0.16, 0.31, ... and run one prompt at a time (seeded), as the harness does.
     """
-
     order = sorted(questions, key=lambda k: (0, int(k)) if k.isdigit() else (1, k))
     msgs = {i: [{"role": "user", "content": transform_prompt_v2(questions[i]["prompt"])}]
             for i in order}
@@ -280,7 +280,6 @@ def answer_items(friend, questions: dict, model: str, attempts: int, batch_size:
 def run_eq_bench(cfg, questions_source: str | None = None, friend=None) -> dict:
     """Entry point of `python main.py eq-bench --config ...`: base, fine-tuned and, after the
     dpo stage, SFT+DPO (`friend`: an already loaded model to reuse)."""
-
     e = cfg.eval
     source = questions_source or e.eq_bench_questions
     questions = load_questions(source, cfg.data.cache_dir)
@@ -323,6 +322,8 @@ def run_eq_bench(cfg, questions_source: str | None = None, friend=None) -> dict:
             print(f"[eq-bench] delta ({a} - {b}) {c['delta_total']:+.2f}; paired over "
                   f"{c['paired_items']} items {pd}, 95% CI {ci}")
     write_json_atomic(os.path.join(cfg.run_dir, "eq_bench", "results.json"), results)
+    log_summary(cfg, "eq_bench", {f"{m}/{k}": results[m][k] for m in friend.models
+                                  for k in ("score", "parse_rate")}, step_of(friend.checkpoint))
     write_manifest(cfg.run_dir, "eq-bench", {"questions": source, "n_items": len(questions)})
     mark_completed(cfg.run_dir, "eq-bench", {"questions": source}, cfg)
     return results

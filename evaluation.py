@@ -31,6 +31,7 @@ from loading import load_for_inference
 from markers import mark_completed
 from model import final_hidden
 from runlog import JsonlLog, write_manifest
+from trackers import log_summary
 
 
 # ------------------------------------------------------------------ prompt sets and exports
@@ -82,7 +83,6 @@ def classification_metrics(y_true: list[int], y_pred: list[int], labels: list[st
 def head_metrics(friend, test_splits: dict, batch_size: int, max_examples: int = 0) -> dict:
     """Emotion and strategy metrics on the single-label test examples: each prompt pooled at
     its last token exactly as in training (generation.last_prompt_states)."""
-
     out = {}
     with friend.adapter(True):
         for name, head in friend.heads.items():
@@ -106,7 +106,6 @@ def reply_perplexity(friend, test_splits: dict, max_examples: int, batch_size: i
     """LM loss and perplexity at the reply tokens of the test examples that have a reply
     (a seeded subset of `max_examples` per source; 0 = all), for every loaded model: the same
     supervised positions as training, the LM head only there."""
-
     base = friend.model.get_base_model() if friend.has_adapter else friend.model
     head, out = base.get_output_embeddings(), {}
     for source, ds in test_splits.items():
@@ -179,7 +178,6 @@ def redteam_summary(table: list[dict]) -> dict:
 def export_prompt_sets(cfg, friend, sets: dict) -> dict:
     """Replies of every loaded model (base, fine-tuned, SFT+DPO when present) through the
     decoding policy, one export file each; returns {set: {model: {prompt_id: row}}}."""
-
     policy, exports = policy_from_config(cfg, friend), {}
     bar = tqdm(total=len(sets) * len(friend.models), desc="eval prompt sets", unit="set")
     for name, rows in sets.items():
@@ -203,7 +201,6 @@ def export_prompt_sets(cfg, friend, sets: dict) -> dict:
 def held_out_metrics(cfg, friend) -> tuple[dict, dict]:
     """Head metrics and reply perplexity on the test splits, tokenized with the labels the
     heads learned."""
-
     vocabs = {n: h.labels for n, h in friend.heads.items()}
     data = prepare_from_config(cfg, friend.tokenizer, log=lambda *_: None, splits=("test",),
                                vocabs=vocabs)
@@ -211,6 +208,19 @@ def held_out_metrics(cfg, friend) -> tuple[dict, dict]:
     e = cfg.eval
     return (head_metrics(friend, test, e.batch_size, e.head_metrics_max_examples),
             reply_perplexity(friend, test, e.perplexity_max_examples, e.batch_size, e.seed))
+
+
+def summary_scalars(metrics: dict) -> dict:
+    """The eval figures a dashboard shows: perplexity per source and model, head accuracy
+    and macro-F1, red-team recall and false triggers per model."""
+    out = {f"{n}/{k}": m[k] for n, m in metrics["heads"].items() for k in ("accuracy", "macro_f1")}
+    out.update({f"perplexity/{src}/{model}": v["perplexity"]
+                for src, by_model in metrics["perplexity"].items() for model, v in by_model.items()})
+    for block in metrics["redteam"].values():
+        for model, s in block["summary"].items():
+            out[f"redteam/{model}/crisis_recall"] = s["crisis_recall"]
+            out[f"redteam/{model}/benign_false_triggers"] = s["benign_false_triggers"]
+    return out
 
 
 def print_summary(metrics: dict) -> None:
@@ -230,7 +240,6 @@ def print_summary(metrics: dict) -> None:
 
 def run_eval(cfg, friend=None) -> dict:
     """Entry point of `python main.py eval` (`friend`: an already loaded model to reuse)."""
-
     sets = {set_name(p): load_prompt_set(p) for p in cfg.eval.prompt_sets}
     friend = friend or load_for_inference(cfg, require_adapter=True)
     exports = export_prompt_sets(cfg, friend, sets)
@@ -247,6 +256,7 @@ def run_eval(cfg, friend=None) -> dict:
         {"step": step_of(friend.checkpoint), "split": "test",
          **{f"test_{n}_{k}": m[k] for n, m in heads.items() for k in ("accuracy", "macro_f1", "n")}})
     print_summary(metrics)
+    log_summary(cfg, "eval", summary_scalars(metrics), step_of(friend.checkpoint))
     write_manifest(run_dir, "eval", {"checkpoint": friend.checkpoint, "prompt_sets": list(sets)})
     mark_completed(run_dir, "eval", {"checkpoint": friend.checkpoint}, cfg)
     return metrics

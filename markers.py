@@ -23,7 +23,7 @@ DEPENDS = {"train": ("model", "quant", "lora", "data", "mixture", "losses", "tra
            "pipeline": ()}
 # settings that steer a job, not its result: they may differ between the jobs of one run
 JOB_CONTROL = {"training": ("steps_per_job", "log_every", "save_every", "keep_checkpoints",
-                            "eval_every"),
+                            "eval_every", "report_to"),
                "model": ("cache_dir",), "data": ("cache_dir",)}
 
 

@@ -46,6 +46,7 @@ from model import (
     set_pad_in_config,
 )
 from runlog import JsonlLog, write_manifest
+from trackers import Trackers, check_trackers, tracker_dir
 from training_model import TrainingModel, build_heads
 from validation import evaluate
 
@@ -62,7 +63,6 @@ def seed_everything(seed: int) -> None:
 
 def build_model(cfg, tokenizer, vocabs: dict, device_index: int = 0) -> TrainingModel:
     """Base model (+4-bit when asked) -> LoRA -> heads for the losses that are on."""
-
     base = load_base_from_config(cfg, device_index)
     set_pad_in_config(base, tokenizer)
     prepare_for_training(base, cfg.model.gradient_checkpointing)
@@ -147,6 +147,7 @@ class Run:
     state: dict = field(default_factory=lambda: {"consecutive_nonfinite": 0,
                                                  "nonfinite_total": 0, "tokens_seen": 0})
     step: int = 0
+    trackers: Trackers | None = None  # started once the run knows its step (resume)
 
     @property
     def say(self):
@@ -168,10 +169,10 @@ def param_groups(model, t_cfg) -> list[dict]:
 
 def setup(cfg) -> Run:
     """Accelerator, tokenizer, data, model, optimizer, schedule and sampler for `cfg`."""
-
-
     t_cfg = cfg.training
-    accelerator = make_accelerator(t_cfg.mixed_precision)
+    check_trackers(t_cfg.report_to)  # a missing tracker package stops the run before step 0
+    accelerator = make_accelerator(t_cfg.mixed_precision, t_cfg.report_to,
+                                   tracker_dir(cfg.run_dir))
     world = accelerator.num_processes
     seed_everything(t_cfg.seed)
     say = print if accelerator.is_main_process else (lambda *a, **k: None)
@@ -209,7 +210,6 @@ def check_run_folder(cfg, resume: bool, stage: str = "train") -> None:
     """Never mix two runs in one folder: a folder holding checkpoints is continued only with
     --resume, and only under the settings it was started with (job-control settings such as
     training.steps_per_job may change; markers.JOB_CONTROL lists them)."""
-
     ckpt = latest_checkpoint(cfg.run_dir)
     if ckpt and not resume:
         raise UserError(f"{cfg.run_dir} already holds a run (latest checkpoint "
@@ -266,7 +266,6 @@ def resume_from(run: Run, checkpoints: list) -> None:
 
 
 def write_train_manifest(run: Run, ckpt) -> None:
-
     if not run.accelerator.is_main_process:
         return
     save_config(run.cfg, os.path.join(run.cfg.run_dir, "config.json"))
@@ -287,6 +286,7 @@ def validate(run: Run, at_step: int) -> dict:
                        t.eval_batches, run.weights, run.accelerator.device,
                        run.accelerator.autocast, seed=t.seed)
     run.eval_log.append({"step": at_step, **metrics})
+    run.trackers.log("validation", metrics, at_step)
     run.say(f"[eval] step {at_step} ({metrics['examples_n']} validation examples): " + " | ".join(
         f"{k} {v:.4f}" for k, v in metrics.items() if not k.endswith("_n")))
     return metrics
@@ -349,6 +349,9 @@ class SftTask:
     def finish(self, run: Run, info: dict) -> None:
         mark_completed(run.cfg.run_dir, "train", info, run.cfg)
 
+    def trackers(self, run: Run) -> Trackers:
+        return Trackers(run.accelerator, run.cfg, run.cfg.run_dir, run.step)
+
 
 def run_training(cfg, resume: bool = False, task=None) -> dict:
     """Entry point of `python main.py train` (and, with dpo.DpoTask, of `dpo`): returns the
@@ -361,6 +364,7 @@ def run_training(cfg, resume: bool = False, task=None) -> dict:
     if resume and not checkpoints:
         run.say(f"{tag} --resume: no checkpoint in {cfg.run_dir}, starting from step 0")
     resume_from(run, checkpoints)
+    run.trackers = task.trackers(run)
     if run.step == 0:
         task.before_first_step(run)
     task.manifest(run, checkpoints[-1] if checkpoints else None)
@@ -387,6 +391,7 @@ def run_training(cfg, resume: bool = False, task=None) -> dict:
         run.state["tokens_seen"] += tokens
         row = step_row(run, terms, finite, grad_norm, denoms, lr, tokens, time.perf_counter() - t0)
         run.train_log.append(row)
+        run.trackers.log(task.stage, row, run.step)
         if run.state["consecutive_nonfinite"] >= t.max_consecutive_nonfinite:
             bar.close()
             raise TrainingError(f"{run.state['consecutive_nonfinite']} non-finite losses in a row "
@@ -405,5 +410,6 @@ def run_training(cfg, resume: bool = False, task=None) -> dict:
         task.finish(run, {"step": run.step, "final_eval": metrics,
                           "nonfinite_total": run.state["nonfinite_total"]})
         run.say(f"{tag} done: {run.step} steps; checkpoint {latest_checkpoint(cfg.run_dir)}")
+    run.trackers.end()
     acc.wait_for_everyone()
     return metrics
