@@ -20,6 +20,7 @@ from data_summary import run_data
 from dpo import run_dpo
 from eq_bench import rescore, run_eq_bench
 from evaluation import run_eval
+from model_export import EXPORT_MODELS, run_export
 from report import build_report, compare_runs
 from serve import run_serve
 from stages import run_all
@@ -89,6 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "upstream's ids (default: the names it offers)")
     p.add_argument("--raw", action="store_true", help="a bare generation backend with no "
                    "policy, on loopback only: another server's --upstream")
+    p = _command(sub, "export", "the trained model as a PEFT adapter folder (or merged "
+                 "safetensors, or GGUF) with tokenizer, heads and a model card")
+    _add_config_args(p)
+    p.add_argument("--run", help="a run folder (uses its saved config.json)")
+    p.add_argument("--out", required=True, help="the folder to write (must be new or empty)")
+    p.add_argument("--model", default="finetuned", choices=EXPORT_MODELS,
+                   help="which adapter: the SFT one, or SFT+DPO")
+    p.add_argument("--merge", action="store_true", help="fold the adapter into the base "
+                   "weights (a 4-bit base is dequantized first) and save safetensors")
+    p.add_argument("--gguf", action="store_true", help="with --merge: also an f16 GGUF and an "
+                   "Ollama Modelfile (llama, qwen2)")
+    p.add_argument("--force", action="store_true", help="replace a non-empty --out")
     p = _command(sub, "pipeline", "check exports, statistics, plots, report.md")
     _add_config_args(p)
     p.add_argument("--run", help="the run folder (default: the config's)")
@@ -146,6 +159,11 @@ def cmd_serve(args) -> int:
                      args.upstream_models, args.raw)
 
 
+def cmd_export(args) -> int:
+    run_export(config_for(args), args.out, args.model, args.merge, args.gguf, args.force)
+    return 0
+
+
 def cmd_pipeline(args) -> int:
     if args.compare:
         compare_runs(args.compare, args.out)
@@ -166,7 +184,8 @@ def cmd_data(args) -> int:
 
 
 COMMANDS = {"data": cmd_data, "train": cmd_train, "dpo": cmd_dpo, "eval": cmd_eval, "eq-bench": cmd_eq_bench,
-            "chat": cmd_chat, "serve": cmd_serve, "pipeline": cmd_pipeline, "all": cmd_all}
+            "chat": cmd_chat, "serve": cmd_serve, "export": cmd_export,
+            "pipeline": cmd_pipeline, "all": cmd_all}
 
 
 def main(argv=None) -> int:
