@@ -152,7 +152,8 @@ class EvalConfig:
     perplexity_max_examples: int = 500  # seeded test examples per source for reply perplexity; 0 = all
     eq_bench_questions: str = "pbevan11/EQ-Bench"  # hub mirror (split validation) or local JSON
     eq_bench_attempts: int = 3  # attempts per item, the official CLI's 3 (+0.15 temperature per retry)
-    eq_bench_batch_size: int = 16  # prompts per generate() call of the first (temperature 0.01) attempt; retries go one at a time
+    eq_bench_batch_size: int = 16  # prompts per generate() call of the first (temperature 0.01) attempt
+    eq_bench_retry_batch_size: int = 0  # prompts per generate() call of the retries; 0 = eq_bench_batch_size, 1 = one at a time (the harness's transformers route)
     eq_bench_max_items: int = 0  # 0 = all items
     bootstrap_samples: int = 2000  # resamples for the paired 95% interval
     seed: int = 7  # sampling and bootstrap seed

@@ -176,7 +176,8 @@ class ReplyPolicy:
         prompts = [[{"role": "system", "content": REFLECT_SYSTEM}] + c
                    + [{"role": "user", "content": REFLECT_QUESTION}] for c in conversations]
         texts = self.generate(self.friend, prompts, self.settings.reflect_max_new_tokens,
-                               temperature=0.0, batch_size=self.settings.batch_size)
+                               temperature=0.0, batch_size=self.settings.batch_size,
+                               desc="reflection")
         # small models echo the question; the note keeps only their own words
         texts = [t.replace(REFLECT_QUESTION, "").replace("(Private reflection, not shown to "
                                                          "anyone.)", "") for t in texts]
@@ -189,7 +190,7 @@ class ReplyPolicy:
 
     # ---------------------------------------------------------------- step 2
     def _generate(self, conversations, system_prompts, seed_offset=0, streamer=None,
-                  stats=None, cancelled=None) -> list[str]:
+                  stats=None, cancelled=None, desc="replies") -> list[str]:
         """Replies; generate_batch cuts each conversation to the context budget of the prompt
         actually sent (its full system prompt: style, note and crisis lines included)."""
         s = self.settings
@@ -198,7 +199,7 @@ class ReplyPolicy:
         return self.generate(self.friend, prompts, s.max_new_tokens, batch_size=s.batch_size,
                              seed=s.seed + seed_offset, streamer=streamer,
                              context_tokens=s.context_tokens, stats=stats, cancelled=cancelled,
-                             **self.gen)
+                             desc=desc, **self.gen)
 
     def _crisis(self, conversations, idx, notes, styles, replies, metas) -> None:
         """Check crisis replies against their conversations; regenerate failures stricter;
@@ -215,7 +216,8 @@ class ReplyPolicy:
             again = self._generate([conversations[i] for i in pending],
                                    [system_prompt_for(self.system_prompt, styles, notes[i],
                                                       STRICT_CRISIS_INSTRUCTION) for i in pending],
-                                   seed_offset=1000 * (attempt + 1))
+                                   seed_offset=1000 * (attempt + 1),
+                                   desc=f"crisis regeneration {attempt + 1}")
             again = [scrub_note(text, notes[i])[0] for i, text in zip(pending, again)]
             checks = self.guard.check([conversations[i] for i in pending], again)
             for i, text, check in zip(pending, again, checks):

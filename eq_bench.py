@@ -247,12 +247,16 @@ COMPARISONS = {"comparison": ("finetuned", "base"), "comparison_dpo_vs_base": ("
 
 
 def answer_items(friend, questions: dict, model: str, attempts: int, batch_size: int,
-                 seed: int) -> dict:
+                 seed: int, retry_batch_size: int = 0) -> dict:
     """{id: {"response", "attempts", "temperature", "accepted"}} on the official schedule.
 
     The first attempt (temperature 0.01: in effect greedy) runs batched; tests/test_eq_bench
     shows it gives the one-at-a-time replies on the embedded model. Retries sample at
-    0.16, 0.31, ... and run one prompt at a time (seeded), as the harness does.
+    0.16, 0.31, ... with min_p 0.1, as the harness does; they run `retry_batch_size` at a time
+    (0: as the first attempt). Each item is sampled from the same distribution as one at a
+    time, only the random draws differ; batched, a decode step on 2 cores gives about 8x the
+    tokens of a single row (docs/BENCHMARKS.md), and `1` reproduces the harness's one-by-one
+    route when that matters more than time.
     """
     order = sorted(questions, key=lambda k: (0, int(k)) if k.isdigit() else (1, k))
     msgs = {i: [{"role": "user", "content": transform_prompt_v2(questions[i]["prompt"])}]
@@ -260,7 +264,7 @@ def answer_items(friend, questions: dict, model: str, attempts: int, batch_size:
     out, pending, temp = {}, order, FIRST_TEMPERATURE
     with friend.use(model):
         for attempt in range(1, attempts + 1):
-            size = batch_size if attempt == 1 else 1
+            size = batch_size if attempt == 1 else (retry_batch_size or batch_size)
             print(f"[eq-bench] {model}: attempt {attempt} of "
                   f"{attempts}, {len(pending)} item(s) at temperature {temp:.2f}", flush=True)
             texts = generate_batch(friend, [msgs[i] for i in pending], COMPLETION_TOKENS,
@@ -291,12 +295,13 @@ def run_eq_bench(cfg, questions_source: str | None = None, friend=None) -> dict:
     decoding = {"max_new_tokens": COMPLETION_TOKENS, "temperature": FIRST_TEMPERATURE,
                 "min_p": MIN_P, "retry_temperature_step": RETRY_STEP,
                 "attempts": e.eq_bench_attempts, "first_attempt_batch_size": e.eq_bench_batch_size,
-                "retries": "one prompt at a time", "seed": e.seed,
+                "retry_batch_size": e.eq_bench_retry_batch_size or e.eq_bench_batch_size,
+                "seed": e.seed,
                 "generation_config": "the model's own (top_p, top_k, repetition penalty)",
                 "system_prompt": "the chat template's default"}
     for model in friend.models:
         answers = answer_items(friend, questions, model, e.eq_bench_attempts,
-                               e.eq_bench_batch_size, e.seed)
+                               e.eq_bench_batch_size, e.seed, e.eq_bench_retry_batch_size)
         scored = score_responses(questions, {i: a["response"] for i, a in answers.items()},
                                  {i: a["accepted"] for i, a in answers.items()})
         rows = [{"prompt_id": i, "prompt": transform_prompt_v2(questions[i]["prompt"]),

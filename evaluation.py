@@ -26,7 +26,7 @@ from dataset import prepare_from_config
 from decoding_policy import policy_from_config
 from exports import MODELS, drop_exports, set_name, write_export
 from files import write_json_atomic
-from generation import last_prompt_states
+from heads import pool_last_prompt_token
 from loading import load_for_inference
 from markers import mark_completed
 from model import final_hidden
@@ -79,56 +79,99 @@ def classification_metrics(y_true: list[int], y_pred: list[int], labels: list[st
             "confusion": cm}
 
 
-@torch.no_grad()
-def head_metrics(friend, test_splits: dict, batch_size: int, max_examples: int = 0) -> dict:
-    """Emotion and strategy metrics on the single-label test examples: each prompt pooled at
-    its last token exactly as in training (generation.last_prompt_states)."""
+def head_rows(test: dict, name: str, max_examples: int) -> list[tuple[str, int]]:
+    """(source, index) of the test examples a head is scored on: those with its label."""
+    key = f"{name}_label"
+    rows = [(s, i) for s, ds in test.items() for i, r in enumerate(ds) if r[key] != IGNORE]
+    return rows[:max_examples] if max_examples else rows
+
+
+def perplexity_rows(test: dict, max_examples: int, seed: int) -> dict:
+    """{source: [index]}: a seeded subset of the examples with a reply, ordered by length."""
     out = {}
-    with friend.adapter(True):
-        for name, head in friend.heads.items():
-            key = f"{name}_label"
-            rows = [r for ds in test_splits.values() for r in ds if r[key] != IGNORE]
-            rows = rows[:max_examples] if max_examples else rows
-            if not rows:
-                continue
-            pooled = last_prompt_states(friend, [r["input_ids"][:r["prompt_length"]] for r in rows],
-                                        batch_size)
-            preds = head(pooled).argmax(-1).tolist()
-            truth = [r[key] for r in rows]
-            out[name] = classification_metrics(truth, preds, head.labels)
-            out[name]["majority"] = majority_baseline(truth, head.labels)
+    for source, ds in test.items():
+        have = [i for i, r in enumerate(ds) if r["n_supervised"]]
+        if have:
+            pick = seeded_subset([len(ds[i]["input_ids"]) for i in have], max_examples, seed)
+            out[source] = [have[k] for k in pick]
     return out
 
 
+def reply_loss(friend, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """(hidden states, LM loss per supervised position) of one collated batch: the LM head
+    only at the supervised positions, as in training."""
+    head = (friend.model.get_base_model() if friend.has_adapter else friend.model)\
+        .get_output_embeddings()
+    hidden = final_hidden(friend.model, batch["input_ids"], batch["attention_mask"])
+    pos = batch["sup_pos"]
+    logits = head(hidden.reshape(-1, hidden.shape[-1]).index_select(0, pos))
+    target = batch["labels"].reshape(-1).index_select(0, pos + 1)
+    return hidden, torch.nn.functional.cross_entropy(logits.float(), target, reduction="none")
+
+
+def ppl_entry(total: float, tokens: int, examples: int) -> dict:
+    lm = total / max(1, tokens)
+    return {"lm": lm, "perplexity": math.exp(min(lm, 50)), "examples": examples,
+            "tokens": int(tokens)}
+
+
 @torch.no_grad()
-def reply_perplexity(friend, test_splits: dict, max_examples: int, batch_size: int,
-                    seed: int) -> dict:
-    """LM loss and perplexity at the reply tokens of the test examples that have a reply
-    (a seeded subset of `max_examples` per source; 0 = all), for every loaded model: the same
-    supervised positions as training, the LM head only there."""
-    base = friend.model.get_base_model() if friend.has_adapter else friend.model
-    head, out = base.get_output_embeddings(), {}
-    for source, ds in test_splits.items():
-        rows = [r for r in ds if r["n_supervised"]]
-        if not rows:
-            continue
-        order = seeded_subset([len(r["input_ids"]) for r in rows], max_examples, seed)
-        for model in friend.models:
-            total = tokens = 0.0
+def heads_and_perplexity(friend, test: dict, batch_size: int, head_max: int, ppl_max: int,
+                         seed: int) -> tuple[dict, dict]:
+    """Head metrics and the fine-tuned model's reply perplexity from one forward per example.
+
+    The heads read the last prompt token's final state in the full sequence (causal attention:
+    the state a prompt-only forward gives, and how training reads it), the LM loss the reply
+    tokens of the same forward; an example both need is encoded once. Every example that
+    either needs goes through the fine-tuned model once, in length order."""
+    by_head = {name: head_rows(test, name, head_max) for name in friend.heads}
+    ppl = perplexity_rows(test, ppl_max, seed)
+    in_ppl = {(s, i) for s, idx in ppl.items() for i in idx}
+    keys = sorted({k for rows in by_head.values() for k in rows} | in_ppl,
+                  key=lambda k: len(test[k[0]][k[1]]["input_ids"]))
+    pooled, totals, tokens = {}, Counter(), Counter()
+    with friend.adapter(True):
+        for start in tqdm(range(0, len(keys), batch_size), desc="heads + perplexity",
+                          leave=False, disable=len(keys) <= batch_size):
+            chunk = keys[start:start + batch_size]
+            b = to_device(collate([test[s][i] for s, i in chunk], friend.tokenizer.pad_token_id),
+                          friend.device)
+            hidden, loss = reply_loss(friend, b)
+            states = pool_last_prompt_token(hidden, b["prompt_lengths"]).float()
+            row_of = (b["sup_pos"] // hidden.shape[1]).tolist()
+            for r, key in enumerate(chunk):
+                pooled[key] = states[r]
+            for r, value in zip(row_of, loss.tolist()):
+                if chunk[r] in in_ppl:
+                    totals[chunk[r][0]] += value
+                    tokens[chunk[r][0]] += 1
+    heads = {}
+    for name, rows in by_head.items():
+        if rows:
+            preds = friend.heads[name](torch.stack([pooled[k] for k in rows])).argmax(-1)
+            truth = [test[s][i][f"{name}_label"] for s, i in rows]
+            heads[name] = classification_metrics(truth, preds.tolist(), friend.heads[name].labels)
+            heads[name]["majority"] = majority_baseline(truth, friend.heads[name].labels)
+    return heads, {s: ppl_entry(totals[s], tokens[s], len(idx)) for s, idx in ppl.items()}
+
+
+@torch.no_grad()
+def reply_perplexity(friend, test: dict, max_examples: int, batch_size: int, seed: int,
+                     models: tuple) -> dict:
+    """{source: {model: perplexity entry}} at the reply tokens of a seeded subset of the test
+    examples with a reply (`max_examples` per source; 0 = all): the same supervised positions
+    as training, the LM head only there."""
+    out = {}
+    for source, idx in perplexity_rows(test, max_examples, seed).items():
+        for model in models:
+            total = tokens = 0
             with friend.use(model):
-                for start in range(0, len(order), batch_size):
-                    b = to_device(collate([rows[i] for i in order[start:start + batch_size]],
+                for start in range(0, len(idx), batch_size):
+                    b = to_device(collate([test[source][i] for i in idx[start:start + batch_size]],
                                           friend.tokenizer.pad_token_id), friend.device)
-                    hidden = final_hidden(friend.model, b["input_ids"], b["attention_mask"])
-                    pos = b["sup_pos"]
-                    logits = head(hidden.reshape(-1, hidden.shape[-1]).index_select(0, pos))
-                    target = b["labels"].reshape(-1).index_select(0, pos + 1)
-                    total += float(torch.nn.functional.cross_entropy(logits.float(), target,
-                                                                     reduction="sum"))
-                    tokens += len(pos)
-            lm = total / max(1, tokens)
-            out.setdefault(source, {})[model] = {"lm": lm, "perplexity": math.exp(min(lm, 50)),
-                                                 "examples": len(order), "tokens": int(tokens)}
+                    _, loss = reply_loss(friend, b)
+                    total, tokens = total + float(loss.sum()), tokens + len(loss)
+            out.setdefault(source, {})[model] = ppl_entry(total, tokens, len(idx))
     return out
 
 
@@ -198,16 +241,24 @@ def export_prompt_sets(cfg, friend, sets: dict) -> dict:
     return exports
 
 
-def held_out_metrics(cfg, friend) -> tuple[dict, dict]:
-    """Head metrics and reply perplexity on the test splits, tokenized with the labels the
-    heads learned."""
+def held_out_data(cfg, friend) -> dict:
+    """The test splits, tokenized with the labels the heads learned: {source: rows}."""
     vocabs = {n: h.labels for n, h in friend.heads.items()}
     data = prepare_from_config(cfg, friend.tokenizer, log=lambda *_: None, splits=("test",),
                                vocabs=vocabs)
-    test = {s: sp["test"] for s, sp in data.tokenized.items()}
-    e = cfg.eval
-    return (head_metrics(friend, test, e.batch_size, e.head_metrics_max_examples),
-            reply_perplexity(friend, test, e.perplexity_max_examples, e.batch_size, e.seed))
+    return {s: sp["test"] for s, sp in data.tokenized.items()}
+
+
+def held_out_metrics(cfg, friend) -> tuple[dict, dict]:
+    """Head metrics and reply perplexity on the test splits: the fine-tuned model's from one
+    shared pass (heads_and_perplexity), the other models' perplexity beside it."""
+    test, e = held_out_data(cfg, friend), cfg.eval
+    heads, tuned = heads_and_perplexity(friend, test, e.batch_size, e.head_metrics_max_examples,
+                                        e.perplexity_max_examples, e.seed)
+    others = reply_perplexity(friend, test, e.perplexity_max_examples, e.batch_size, e.seed,
+                              tuple(m for m in friend.models if m != "finetuned"))
+    return heads, {s: {m: tuned[s] if m == "finetuned" else others[s][m] for m in friend.models}
+                   for s in tuned}
 
 
 def summary_scalars(metrics: dict) -> dict:

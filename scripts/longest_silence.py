@@ -9,11 +9,14 @@ time and the exit code (which it exits with).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import pty
 import select
+import struct
 import subprocess
 import sys
+import termios
 import time
 
 
@@ -26,6 +29,9 @@ def watch(cmd: list[str]) -> tuple[int, float, list[tuple[float, float, str]]]:
     """(exit code, seconds, gaps as (gap, at, last output before it)), output echoed. A pty,
     so the command's progress bars draw as they would in a terminal."""
     master, slave = pty.openpty()
+    # a terminal's size: on a 0 x 0 pty (the default) tqdm draws nothing at all, and every
+    # progress bar would read as silence
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     proc = subprocess.Popen(cmd, stdout=slave, stderr=slave, close_fds=True)
     os.close(slave)
     t0 = last = time.monotonic()

@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from evaluation import classification_metrics, load_prompt_set
+from evaluation import (
+    classification_metrics,
+    head_rows,
+    heads_and_perplexity,
+    held_out_data,
+    load_prompt_set,
+    reply_perplexity,
+)
+from generation import last_prompt_states
+from loading import load_for_inference
 
 SETS = {n: os.path.join(ROOT, "prompts", f"{n}.jsonl")
         for n in ("qualitative_prompts", "redteam_prompts")}
@@ -137,3 +146,25 @@ def test_trim_history_drops_oldest_turns_first(smol_tok):
     kept = trim_history(hist, smol_tok, "sys", budget=120)
     assert kept[-1]["content"] == "latest" and kept[0]["role"] == "user"
     assert len(kept) < len(hist) and kept == hist[len(hist) - len(kept):]
+
+
+def test_one_shared_pass_gives_the_separate_passes_heads_and_perplexity(tiny_run):
+    """heads_and_perplexity against the two passes it replaces: each head on a prompt-only
+    forward (generation.last_prompt_states), perplexity on its own forward."""
+    friend = load_for_inference(tiny_run)
+    test = held_out_data(tiny_run, friend)
+    heads, tuned = heads_and_perplexity(friend, test, 8, 0, 12, 0)
+    alone = reply_perplexity(friend, test, 12, 8, 0, ("finetuned",))
+    assert set(tuned) == set(alone) and tuned
+    for source, entry in tuned.items():
+        want = alone[source]["finetuned"]
+        assert entry["tokens"] == want["tokens"] and entry["examples"] == want["examples"]
+        assert entry["lm"] == pytest.approx(want["lm"], rel=1e-5)
+    with friend.adapter(True):
+        for name, head in friend.heads.items():
+            rows = [test[s][i] for s, i in head_rows(test, name, 0)]
+            pooled = last_prompt_states(friend, [r["input_ids"][:r["prompt_length"]]
+                                                 for r in rows], 8)
+            m = classification_metrics([r[f"{name}_label"] for r in rows],
+                                       head(pooled).argmax(-1).tolist(), head.labels)
+            assert heads[name]["confusion"] == m["confusion"] and heads[name]["n"] == len(rows)
