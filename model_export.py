@@ -132,8 +132,8 @@ def heads_file(cfg, ckpt: str) -> str | None:
     return None
 
 
-def write_common(folder: str, cfg, ckpt: str) -> None:
-    """Tokenizer + chat template and heads, in every kind of export."""
+def write_common(folder: str, cfg, ckpt: str):
+    """Tokenizer + chat template and heads, in every kind of export; returns the tokenizer."""
     m = cfg.model
     tok = load_tokenizer(m.tokenizer or m.name_or_path, m.cache_dir, m.revision,
                          m.trust_remote_code)
