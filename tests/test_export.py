@@ -80,15 +80,26 @@ def test_the_adapter_folder_loads_with_plain_peft_in_a_fresh_process(tiny_run, t
     assert set(labels) == {"emotion", "strategy"} and len(labels["emotion"]) > 10
 
 
+def private_copy(cfg, tmp_path, drop=()):
+    """The run folder copied (other tests evaluate the shared tiny run), less `drop`."""
+    root = tmp_path / "runs"
+    shutil.copytree(cfg.run_dir, root / cfg.output.run_name)
+    for name in drop:
+        shutil.rmtree(root / cfg.output.run_name / name, ignore_errors=True)
+    return tiny_config(str(root), cfg.data.cache_dir, cfg.model.name_or_path,
+                       ["training.max_steps=4"])
+
+
 def test_the_card_has_the_hub_front_matter_the_figures_and_the_caveat(tiny_run, tmp_path):
-    out = run_export(tiny_run, str(tmp_path / "card"))
+    cfg = private_copy(tiny_run, tmp_path, drop=("eq_bench", "eval"))
+    out = run_export(cfg, str(tmp_path / "card"))
     card = ModelCard.load(os.path.join(out, "README.md"))
-    assert card.data.base_model == tiny_run.model.name_or_path
+    assert card.data.base_model == cfg.model.name_or_path
     assert card.data.library_name == "peft" and "emotional-support" in card.data.tags
     assert not card.data.datasets and card.data.license == "other"  # demo rows: no source used
     assert "no crisis screen and no reply check" in card.text
     assert "Smoke run" in card.text  # cpu_smoke's output.smoke, as the report says it
-    assert "EQ-Bench: not run" in card.text  # the tiny run was trained, never evaluated
+    assert "EQ-Bench: not run" in card.text and "not run (`python main.py eval`)" in card.text
     notes = Path(os.path.join(out, "LICENSE-NOTES.md")).read_text()
     assert "ESConv: not used" in notes and "non-commercial" not in notes
     assert "see its model card" in notes  # the base is a local folder, not a known hub id
