@@ -281,15 +281,20 @@ def answer_items(friend, questions: dict, model: str, attempts: int, batch_size:
     return out
 
 
+def first_items(questions: dict, n: int) -> dict:
+    """The first `n` items by numeric id (`eval.eq_bench_max_items`; 0 = all)."""
+    if not n:
+        return questions
+    return dict(sorted(questions.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit()
+                       else 0)[:n])
+
+
 def run_eq_bench(cfg, questions_source: str | None = None, friend=None) -> dict:
     """Entry point of `python main.py eq-bench --config ...`: base, fine-tuned and, after the
     dpo stage, SFT+DPO (`friend`: an already loaded model to reuse)."""
     e = cfg.eval
     source = questions_source or e.eq_bench_questions
-    questions = load_questions(source, cfg.data.cache_dir)
-    if e.eq_bench_max_items:
-        questions = dict(sorted(questions.items(), key=lambda kv: int(kv[0])
-                                if kv[0].isdigit() else 0)[:e.eq_bench_max_items])
+    questions = first_items(load_questions(source, cfg.data.cache_dir), e.eq_bench_max_items)
     friend = friend or load_for_inference(cfg, require_adapter=True)
     results = {"questions": source, "n_items": len(questions), "checkpoint": friend.checkpoint}
     decoding = {"max_new_tokens": COMPLETION_TOKENS, "temperature": FIRST_TEMPERATURE,

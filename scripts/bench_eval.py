@@ -25,7 +25,7 @@ from transformers import DynamicCache
 import eq_bench
 from config_load import load_config
 from decoding_policy import policy_from_config
-from eq_bench import answer_items, load_questions
+from eq_bench import answer_items, first_items, load_questions
 from evaluation import (
     head_rows,
     heads_and_perplexity,
@@ -125,7 +125,8 @@ def eval_phases(cfg, friend, clock: Clock) -> None:
 
 def eq_bench_phases(cfg, friend, clock: Clock) -> None:
     e = cfg.eval
-    questions = load_questions(e.eq_bench_questions, cfg.data.cache_dir)
+    questions = first_items(load_questions(e.eq_bench_questions, cfg.data.cache_dir),
+                            e.eq_bench_max_items)
     count = new_tokens(friend.tokenizer)
     for model in friend.models:
         for retries, size in (("retries one at a time", 1), ("retries batched", 0)):
