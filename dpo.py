@@ -27,7 +27,7 @@ from batching import collate_pairs, micro_batches, to_device
 from checkpoint import latest_checkpoint, list_checkpoints
 from config import LossesConfig, OutputConfig, UserError, loss_weights, save_config, to_dict
 from dataset import prepare_from_config
-from distributed import agree_max, make_accelerator
+from distributed import agree_max
 from dpo_pairs import build_pairs, is_heldout, tokenize_pair
 from files import fingerprint, read_json, read_jsonl, write_json_atomic, write_jsonl_atomic
 from heads import heads_in
@@ -44,7 +44,7 @@ from model import (
 )
 from prompting import PromptEncoder, end_of_turn_id
 from runlog import JsonlLog, write_manifest
-from trackers import Trackers, check_trackers, tracker_dir
+from trackers import Trackers, tracking_accelerator
 from training import Run, run_training, seed_everything
 from training_model import TrainingModel
 
@@ -194,8 +194,7 @@ class DpoTask:
 
     def setup(self, cfg) -> Run:
         t, d = cfg.training, cfg.dpo
-        check_trackers(t.report_to)
-        acc = make_accelerator(t.mixed_precision, t.report_to, tracker_dir(self.parent.run_dir))
+        acc = tracking_accelerator(t, self.parent.run_dir)
         seed_everything(t.seed)
         say = print if acc.is_main_process else (lambda *a, **k: None)
         sft = sft_checkpoint(self.parent)

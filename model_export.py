@@ -23,7 +23,6 @@ nothing half-written.
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import os
 import shutil
@@ -33,7 +32,7 @@ import torch
 
 from checkpoint import latest_checkpoint, step_of
 from config import UserError
-from files import write_json_atomic
+from files import read_json, write_json_atomic
 from gguf_export import check_gguf_arch, write_gguf
 from heads import HEAD_FILE
 from markers import is_completed
@@ -79,13 +78,14 @@ def check_space(folder: str, need: int) -> None:
                         "are free")
 
 
-def merge_dtype(cfg) -> torch.dtype:
-    """The dtype the run computed in: the 4-bit compute dtype, else the model's load dtype."""
+def merge_dtype(cfg) -> str:
+    """The dtype the run computed in (a DTYPES key): the 4-bit compute dtype, else the
+    model's load dtype ("auto": bfloat16 on a GPU, float32 on the CPU, as model.py loads)."""
     if cfg.quant.load_in_4bit:
-        return DTYPES[cfg.quant.compute_dtype]
+        return cfg.quant.compute_dtype
     if cfg.model.dtype != "auto":
-        return DTYPES[cfg.model.dtype]
-    return torch.bfloat16 if torch.cuda.is_available() else torch.float32
+        return cfg.model.dtype
+    return "bfloat16" if torch.cuda.is_available() else "float32"
 
 
 def merged_model(cfg, ckpt: str):
@@ -96,13 +96,13 @@ def merged_model(cfg, ckpt: str):
              " (NF4, dequantized first)" if q.load_in_4bit else "")
     base = load_base_model(m.name_or_path, m.cache_dir, q.load_in_4bit, q.quant_type,
                            q.double_quant, q.compute_dtype, allow_cpu_fallback=False,
-                           dtype=str(dtype).removeprefix("torch."), revision=m.revision,
+                           dtype=dtype, revision=m.revision,
                            trust_remote_code=m.trust_remote_code)
     if q.load_in_4bit:
-        base = base.dequantize(dtype=dtype)
+        base = base.dequantize(dtype=DTYPES[dtype])
         base.config.__dict__.pop("quantization_config", None)
     merged = load_adapter(base, os.path.join(ckpt, "adapter")).merge_and_unload(safe_merge=True)
-    merged.config.dtype = dtype
+    merged.config.dtype = DTYPES[dtype]
     return merged
 
 
@@ -118,10 +118,7 @@ def write_adapter(folder: str, ckpt: str, cfg) -> None:
     for name in ADAPTER_FILES:
         shutil.copy2(os.path.join(ckpt, "adapter", name), os.path.join(folder, name))
     path = os.path.join(folder, "adapter_config.json")
-    with open(path, encoding="utf-8") as f:
-        adapter_cfg = json.load(f)
-    adapter_cfg["base_model_name_or_path"] = base_model_id(cfg)
-    write_json_atomic(path, adapter_cfg)
+    write_json_atomic(path, {**read_json(path), "base_model_name_or_path": base_model_id(cfg)})
 
 
 def heads_file(cfg, ckpt: str) -> str | None:

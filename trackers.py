@@ -50,6 +50,12 @@ def tracker_dir(run_dir: str) -> str:
     return os.path.join(run_dir, "trackers")
 
 
+def tracking_accelerator(t_cfg, run_dir: str):
+    """The job's Accelerator with the config's trackers, once their packages are found."""
+    check_trackers(t_cfg.report_to)
+    return make_accelerator(t_cfg.mixed_precision, t_cfg.report_to, tracker_dir(run_dir))
+
+
 def hyperparameters(cfg) -> dict:
     """The resolved config, flattened to the scalar values every tracker takes."""
     out = {}
@@ -130,9 +136,6 @@ def log_summary(cfg, prefix: str, values: dict, step: int) -> None:
     """The eval or EQ-Bench summary at the end, to the run's trackers at its final step."""
     if not cfg.training.report_to:
         return
-    check_trackers(cfg.training.report_to)
-    accelerator = make_accelerator(cfg.training.mixed_precision, cfg.training.report_to,
-                                   tracker_dir(cfg.run_dir))
-    trackers = Trackers(accelerator, cfg, cfg.run_dir)
+    trackers = Trackers(tracking_accelerator(cfg.training, cfg.run_dir), cfg, cfg.run_dir)
     trackers.log(prefix, values, step)
     trackers.end()

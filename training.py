@@ -32,7 +32,7 @@ from config import UserError, loss_weights, save_config, to_dict
 from config_load import config_from_dict
 from console import LogWindow
 from dataset import column, prepare_from_config
-from distributed import agree_max, make_accelerator, reduce_sum
+from distributed import agree_max, reduce_sum
 from head_fit import fit_heads
 from losses import LOSS_NAMES, denominators
 from markers import JOB_CONTROL, changed_settings, mark_completed
@@ -46,7 +46,7 @@ from model import (
     set_pad_in_config,
 )
 from runlog import JsonlLog, write_manifest
-from trackers import Trackers, check_trackers, tracker_dir
+from trackers import Trackers, tracking_accelerator
 from training_model import TrainingModel, build_heads
 from validation import evaluate
 
@@ -170,9 +170,8 @@ def param_groups(model, t_cfg) -> list[dict]:
 def setup(cfg) -> Run:
     """Accelerator, tokenizer, data, model, optimizer, schedule and sampler for `cfg`."""
     t_cfg = cfg.training
-    check_trackers(t_cfg.report_to)  # a missing tracker package stops the run before step 0
-    accelerator = make_accelerator(t_cfg.mixed_precision, t_cfg.report_to,
-                                   tracker_dir(cfg.run_dir))
+    # a missing tracker package stops the run here, before step 0
+    accelerator = tracking_accelerator(t_cfg, cfg.run_dir)
     world = accelerator.num_processes
     seed_everything(t_cfg.seed)
     say = print if accelerator.is_main_process else (lambda *a, **k: None)
