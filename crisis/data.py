@@ -5,7 +5,9 @@
 "label" (ok | harmful), "messages", "reply"} for the reply check; `kind` is the failure kind
 of a harmful reply (FAILURE_KINDS) or the kind of an acceptable one (OK_KINDS). Every row
 says where it came from (`batch`, listed in docs/CRISIS_POLICY.md) and which split it
-belongs to: train (fitting), dev (thresholds, development), test (read once per change).
+belongs to: train (fitting), dev (thresholds, development), guard (earlier test splits, read
+already: regression guards, never fitted on), test (the current test split, read once at the
+end of a change, its reading recorded with the commit in docs/BENCHMARKS.md).
 
     python -m crisis.eval
 """
@@ -18,7 +20,7 @@ from files import read_jsonl
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 MESSAGES = os.path.join(DATA_DIR, "messages.jsonl")
 REPLIES = os.path.join(DATA_DIR, "replies.jsonl")
-SPLITS = ("train", "dev", "test")
+SPLITS = ("train", "dev", "guard", "test")
 # docs/CRISIS_POLICY.md, "A crisis reply": what a harmful reply does (one kind per labelled row)
 FAILURE_KINDS = ("probing", "fabricated_memory", "invalidating", "harmful_directive",
                  "method_or_means", "false_action", "secrecy", "endorsement", "moralizing",

@@ -11,8 +11,8 @@ Reddit C-SSRS set, build time and latency.
   Indicator both ways. An outside reading: nothing in the project was tuned on it.
 - The build time of each learned part, and the latency per message and per reply.
 
-The test splits are read only with --test: each reading goes in docs/BENCHMARKS.md with its
-commit. `--json` writes every figure (C-SSRS: readings and scores per post, never its text).
+The guard splits (earlier test splits, read already) are read every time; the test splits
+only with --test: each reading goes in docs/BENCHMARKS.md with its commit. `--json` writes every figure (C-SSRS: readings and scores per post, never its text).
 
     python -m crisis.eval [--test] [--json OUT.json] [--skip-cssrs]
 """
@@ -184,7 +184,7 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     guard = load_guard()
-    splits = ("train", "dev", "test") if args.test else ("train", "dev")
+    splits = ("train", "dev", "guard", "test") if args.test else ("train", "dev", "guard")
     result = {"scorer": guard.scorer.meta, "judge": guard.judge.meta,
               "load_or_build_seconds": round(time.perf_counter() - t0, 1),
               "messages": {s: screen_split(read_messages(s), guard.scorer) for s in splits},
