@@ -40,10 +40,14 @@ from files import fingerprint, write_json_atomic
 CACHE = os.path.join(PROJECT_ROOT, "artifacts", "cache", "crisis")
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = 0
-# Recipes, measured on 2 cores (docs/BENCHMARKS.md). Scorer, dev AUC on the 2026-11-27 splits
-# (668 train rows) / on today's (900): every layer in float32, 5 epochs 0.976 in 320 s (the old
-# build); top 3 layers, 4 epochs, bfloat16, one-turn dialogues encoded once 0.968 / 0.980 in
-# 31 s / 63 s; top 4, 4 epochs 0.972 / 0.984 in 39 s / 88 s (too close to the 90 s budget).
+# Recipes, measured on 2 cores (docs/BENCHMARKS.md; `python -m scripts.bench_crisis_build`).
+# Scorer, dev AUC on the 2026-11-27 splits (668 train rows) / on 2026-12-06's (1,115): every
+# layer in float32, 5 epochs 0.976 in 320 s (the old build); top 3 layers, 4 epochs, bfloat16,
+# one-turn dialogues encoded once 0.968 / 0.980 in 31 s / 63 s. On 2026-12-07's data (1,343
+# rows, long forum posts), float32 on an AVX2 CPU: batches of (window, dialogue) pairs 236 s
+# (top 3, 4 epochs; AUC 0.981), top 2 159 s (0.974); batches of conversations, each text once
+# per epoch, texts grouped by length: top 3, 4 epochs 92 s (0.981), top 3, 3 epochs 70 s
+# (0.980, the build), top 4, 3 epochs 91 s (0.978).
 # Judge, 1,602 train replies, dev AUC and (harmful passed, good rejected) at the chosen
 # threshold: every layer, 3 epochs 0.969 (0.048, 0.191) in 224 s; top 4, 4 epochs 0.978
 # (0.048, 0.070) in 193 s; top 3, 4 epochs 0.981 (0.048, 0.109) in 147 s; top 4, 3 epochs
@@ -53,7 +57,7 @@ SEED = 0
 # 6 s instead of 0.2 s, so there the build runs in float32 (a different, equally valid build:
 # the cache key and the build's metadata record which).
 NATIVE_BF16 = bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-SCORER = {"top": 3, "epochs": 4, "lr": 1e-4, "head_lr": 1e-3, "batch": 16, "bf16": NATIVE_BF16}
+SCORER = {"top": 3, "epochs": 3, "lr": 1e-4, "head_lr": 1e-3, "batch": 16, "bf16": NATIVE_BF16}
 JUDGE = {"top": 4, "epochs": 3, "lr": 1.5e-4, "head_lr": 2e-3, "batch": 16, "bf16": NATIVE_BF16}
 MAX_FPR = 0.05  # the screen's dev false-positive budget
 MAX_PASSED = 0.05  # the reply check's dev budget of harmful replies passed
@@ -144,14 +148,38 @@ def right_pad(rows: list[list[int]], fill: int) -> torch.Tensor:
     return torch.tensor([r + [fill] * (width - len(r)) for r in rows])
 
 
+def pooled_upper(top: TopLayers, states: list[torch.Tensor]) -> torch.Tensor:
+    """Mean-pooled top-layer embeddings of cached lower states, in input order. The states run
+    in groups of like length: one padded batch mixing two-sentence windows with whole forum
+    posts held 1.8x the real tokens (the 2026-12-07 train messages), grouped 1.15x."""
+    order = sorted(range(len(states)), key=lambda i: states[i].shape[0])
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and states[i].shape[0] <= 1.5 * states[groups[-1][0]].shape[0] + 8:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    out: list = [None] * len(states)
+    for g in groups:
+        h, mask = top.upper([states[i] for i in g])
+        for i, e in zip(g, mean_pool(h, mask)):
+            out[i] = e
+    return torch.stack(out)
+
+
 def fine_tune_scorer(encoder: Encoder, rows: list[dict], recipe: dict = SCORER) -> dict:
     """Fine-tune the top layers of `encoder` in place with a linear classifier over
-    [window, dialogue]; every window of a message carries its label. Seeded."""
+    [window, dialogue]; every window of a message carries its label. A batch is `batch`
+    conversations with all their windows, so each text runs once per epoch (batches of
+    (window, dialogue) pairs ran a long message once per window). Seeded."""
     torch.manual_seed(SEED)
     latest, dialog, owner = scorer_mod.feature_texts([r["messages"] for r in rows])
     texts = sorted(set(latest) | set(dialog))
     index = {t: i for i, t in enumerate(texts)}
     pairs = [(index[w], index[dialog[k]], float(is_high(rows[k]))) for w, k in zip(latest, owner)]
+    of_row: list[list[int]] = [[] for _ in rows]
+    for p, k in enumerate(owner):
+        of_row[k].append(p)
     tok = encoder.tokenizer
     tokenized = [{"ids": ids, "types": [0] * len(ids)} for ids in
                  tok(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]]
@@ -161,19 +189,20 @@ def fine_tune_scorer(encoder: Encoder, rows: list[dict], recipe: dict = SCORER) 
     torch.nn.init.zeros_(head.weight)
     torch.nn.init.zeros_(head.bias)
     gen = torch.Generator().manual_seed(SEED)
-    n_batches = -(-len(pairs) // recipe["batch"])
+    n_batches = -(-len(rows) // recipe["batch"])
     opt, schedule = optimizer_for(top, head, recipe, recipe["epochs"] * n_batches)
-    lengths = [states[a].shape[0] + states[b].shape[0] for a, b, _ in pairs]
+    lengths = [sum(states[i].shape[0] for i in {t for p in ps for t in pairs[p][:2]})
+               for ps in of_row]
     bar = tqdm(total=recipe["epochs"] * n_batches, desc="crisis scorer: fine-tuning", unit="step")
     encoder.model.train()
     for _ in range(recipe["epochs"]):
         for batch in length_batches(lengths, recipe["batch"], gen):
-            used = sorted({i for k in batch for i in pairs[k][:2]})
-            h, mask = top.upper([states[i] for i in used])
-            emb = dict(zip(used, mean_pool(h, mask)))
-            x = torch.stack([torch.cat([emb[pairs[k][0]], emb[pairs[k][1]]]) for k in batch])
+            ps = [p for k in batch for p in of_row[k]]
+            used = sorted({i for p in ps for i in pairs[p][:2]})
+            emb = dict(zip(used, pooled_upper(top, [states[i] for i in used])))
+            x = torch.stack([torch.cat([emb[pairs[p][0]], emb[pairs[p][1]]]) for p in ps])
             loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                head(x).squeeze(-1), torch.tensor([pairs[k][2] for k in batch]))
+                head(x).squeeze(-1), torch.tensor([pairs[p][2] for p in ps]))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -220,14 +249,16 @@ def fine_tune_judge(encoder: Encoder, rows: list[dict], recipe: dict = JUDGE):
 
 # ------------------------------------------------------------------ thresholds on dev
 def scorer_thresholds(scorer, rows: list[dict], max_fpr: float = MAX_FPR) -> dict:
-    """High: the lowest scorer threshold at which the whole screen (crisis.screen: rules,
-    discounts the scorer may not overrule, history) keeps its dev false-positive rate within
-    `max_fpr`: the most recall for that budget. A higher threshold adds no high reading of
-    the latest turn, so the rate falls as it rises: a binary search over the dev scores (a
-    history read with the scorer can step against that; the rate returned is the one measured
-    at the chosen threshold, so the budget holds). Elevated: half of it (gentle replies).
-    Measuring rules OR scorer instead counted false positives a rule's discount blocks (dev
-    FPR 0.045 chosen where the screen read 0.018, 2026-11-27)."""
+    """High: a scorer threshold giving the whole screen (crisis.screen: rules, discounts the
+    scorer may not overrule, history) the most dev recall its false-positive budget allows,
+    from the middle of the range of thresholds that keep that recall. A higher threshold adds
+    no high reading of the latest turn, so both rates fall as it rises: binary searches over
+    the dev scores (a history read with the scorer can step against that; the rates returned
+    are measured at the chosen threshold). The lowest threshold within the budget sat at the
+    budget's edge, though higher ones kept the same recall (2026-12-07: recall 0.960 from
+    0.54 to 0.79, FPR 0.048 to 0.033): each end of that range is one dev row from a change,
+    the middle is not. Elevated: half of it (gentle replies). Measuring rules OR scorer
+    instead counted false positives a rule's discount blocks (2026-11-27)."""
     convs = [r["messages"] for r in rows]
     labels = [is_high(r) for r in rows]
     p = scorer.probabilities(convs)
@@ -236,19 +267,33 @@ def scorer_thresholds(scorer, rows: list[dict], max_fpr: float = MAX_FPR) -> dic
         scorer.set_thresholds({"threshold_high": t, "threshold_elevated": t / 2})
         pred = [assess_risk(c, scorer, score=q).level == "high" for c, q in zip(convs, p)]
         return rate(pred, labels, False), rate(pred, labels, True)
-    ts = sorted({q + 1e-6 for q in p} | {0.5})
-    lo, hi, best = 0, len(ts) - 1, None
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        if fpr_recall(ts[mid])[0] <= max_fpr:
-            best, hi = ts[mid], mid - 1
-        else:
-            lo = mid + 1
-    high = 1.0 if best is None else best  # 1.0: no threshold fits, the scorer never raises
+    ts = sorted({q for q in p} | {q + 1e-6 for q in p} | {0.5})  # at a score and just above
+    low = first_index(len(ts), lambda i: fpr_recall(ts[i])[0] <= max_fpr)
+    if low is None:  # no threshold fits: the scorer never raises
+        high = 1.0
+    else:
+        best = fpr_recall(ts[low])[1]
+        last = first_index(len(ts) - low, lambda i: fpr_recall(ts[low + i])[1] < best)
+        top = len(ts) - 1 if last is None else low + max(0, last - 1)
+        high = (ts[low] + ts[top]) / 2
     fpr, recall = fpr_recall(high)
     return {"threshold_high": high, "threshold_elevated": high / 2, "dev_recall": recall,
             "dev_fpr": fpr, "n_dev": len(rows),
-            "selection": f"lowest threshold keeping the whole screen's dev FPR <= {max_fpr}"}
+            "selection": f"the middle of the thresholds giving the most whole-screen dev recall "
+                         f"at a dev FPR <= {max_fpr}"}
+
+
+def first_index(n: int, holds) -> int | None:
+    """The first i < n for which `holds(i)` is true, for a `holds` false then true: a binary
+    search (None: true nowhere)."""
+    lo, hi, found = 0, n - 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if holds(mid):
+            found, hi = mid, mid - 1
+        else:
+            lo = mid + 1
+    return found
 
 
 def rate(pred: list[bool], gold: list[bool], of: bool) -> float:
@@ -295,14 +340,15 @@ def judge_key() -> tuple[str, str]:
             fingerprint(JUDGE, files=[REPLIES, *code, *rules])[:12])
 
 
-def build_scorer(tmp: str) -> None:
+def build_scorer(tmp: str, recipe: dict = SCORER) -> None:
+    """The fine-tuned scorer in `tmp` (its encoder and classifier, with provenance)."""
     rows = read_messages("train")
     t0 = time.perf_counter()
     encoder = Encoder()
-    weights = fine_tune_scorer(encoder, rows)
+    weights = fine_tune_scorer(encoder, rows, recipe)
     encoder.model.save_pretrained(os.path.join(tmp, scorer_mod.ENCODER_SUBDIR))
     meta = {"data": os.path.relpath(MESSAGES, PROJECT_ROOT), "n_train": len(rows),
-            "encoder": ENCODER_NAME, "recipe": json.dumps(SCORER), "seed": SEED,
+            "encoder": ENCODER_NAME, "recipe": json.dumps(recipe), "seed": SEED,
             "build_seconds": round(time.perf_counter() - t0, 1),
             "features": "latest user message + last 3 turns as a dialogue; long messages "
                         "also in two-sentence windows (max)"}
@@ -310,14 +356,15 @@ def build_scorer(tmp: str) -> None:
               os.path.join(tmp, scorer_mod.SCORER_FILE), metadata={k: str(v) for k, v in meta.items()})
 
 
-def build_judge(tmp: str) -> None:
+def build_judge(tmp: str, recipe: dict = JUDGE) -> None:
+    """The fine-tuned judge in `tmp` (its encoder and linear layer, with provenance)."""
     rows = read_replies("train")
     t0 = time.perf_counter()
     encoder = Encoder()
-    head = fine_tune_judge(encoder, rows)
+    head = fine_tune_judge(encoder, rows, recipe)
     encoder.model.save_pretrained(os.path.join(tmp, judge_mod.ENCODER_SUBDIR))
     meta = {"data": os.path.relpath(REPLIES, PROJECT_ROOT), "n_train": len(rows),
-            "encoder": ENCODER_NAME, "recipe": json.dumps(JUDGE), "seed": SEED,
+            "encoder": ENCODER_NAME, "recipe": json.dumps(recipe), "seed": SEED,
             "labels": json.dumps(judge_mod.LABELS),
             "build_seconds": round(time.perf_counter() - t0, 1)}
     save_file({"weight": head.weight.detach().contiguous(), "bias": head.bias.detach()},
@@ -334,9 +381,9 @@ def ensure_built(cache_dir: str = CACHE, announce=print) -> dict:
     folders["judge"] = os.path.join(cache_dir, f"judge-{model_key}")
     folders["judge_threshold"] = os.path.join(folders["judge"], f"threshold-{thr_key}")
     steps = [("scorer", scorer_mod.SCORER_FILE, build_scorer,
-              "fine-tuning the message scorer on the train messages (1 to 2 min on 2 cores)"),
+              "fine-tuning the message scorer on the train messages (about 1 min on 2 cores)"),
              ("judge", judge_mod.JUDGE_FILE, build_judge,
-              "fine-tuning the reply judge on the train replies (2.5 to 4 min on 2 cores)")]
+              "fine-tuning the reply judge on the train replies (2.5 to 4.5 min on 2 cores)")]
     for name, marker, build, what in steps:
         if not os.path.isfile(os.path.join(folders[name], marker)):
             announce(f"[crisis] {what}, once; cached in {folders[name]}")

@@ -14,7 +14,15 @@ from conftest import ROOT
 import crisis.build as build
 from crisis import CrisisGuard, load_guard
 from crisis.build import NATIVE_BF16
-from crisis.data import FAILURE_KINDS, OK_KINDS, SPLITS, is_harmful, read_messages, read_replies
+from crisis.data import (
+    FAILURE_KINDS,
+    OK_KINDS,
+    SPLITS,
+    is_harmful,
+    is_high,
+    read_messages,
+    read_replies,
+)
 from crisis.encoder import Encoder
 from crisis.judge import ReplyJudge
 from crisis.reply_rules import reply_rule_hits
@@ -277,12 +285,15 @@ def test_the_judge_recipe_learns_to_tell_a_fault_from_a_good_reply():
     assert max(p[:2]) < min(p[2:]), p
 
 
-def test_the_scorer_threshold_is_the_lowest_whose_measured_fpr_fits(monkeypatch):
-    """A search over the dev scores with the whole screen's own measurement; none fitting:
-    the scorer never raises."""
+def test_the_scorer_threshold_is_the_middle_of_the_most_recall_the_fpr_budget_allows():
+    """Searches over the dev scores with the whole screen's own measurement: the lowest
+    threshold within the budget (0.4 + 1e-6: one false positive of 20), the highest keeping
+    its recall (0.85: the weakest high caught), and the middle of the two, where neither
+    neighbour's row changes the reading."""
+    highs, lows = [0.95, 0.9, 0.85, 0.2, 0.1], [0.4, 0.45] + [0.01 * k for k in range(1, 19)]
     rows = [{"messages": [{"role": "user", "content": f"m{k}"}], "label": lab}
             for k, lab in enumerate(["high"] * 5 + ["not_high"] * 20)]
-    scores = {f"m{k}": 0.1 * k / 2.5 for k in range(25)}
+    scores = {f"m{k}": q for k, q in enumerate(highs + lows)}
 
     class Fake(RiskScorer):
         def __init__(self):
@@ -291,13 +302,17 @@ def test_the_scorer_threshold_is_the_lowest_whose_measured_fpr_fits(monkeypatch)
         def probabilities(self, convs):
             return [scores[c[-1]["content"]] for c in convs]
     chosen = build.scorer_thresholds(Fake(), rows, max_fpr=0.05)
-    assert chosen["dev_fpr"] <= 0.05 and chosen["threshold_elevated"] == chosen[
-        "threshold_high"] / 2
-    below = max(q for q in scores.values() if q + 1e-6 < chosen["threshold_high"])
+    assert chosen["threshold_high"] == pytest.approx((0.4 + 1e-6 + 0.85) / 2)
+    assert chosen["dev_recall"] == 0.6 and chosen["dev_fpr"] == 0.0
+    assert chosen["threshold_elevated"] == chosen["threshold_high"] / 2
     scorer = Fake()
-    scorer.set_thresholds({"threshold_high": below + 1e-6, "threshold_elevated": 0})
-    fp = sum(assess_risk(r["messages"], scorer).level == "high" for r in rows[5:])
-    assert fp / 20 > 0.05  # the next lower candidate breaks the budget
+    for t, fpr, recall in ((0.4, 0.1, 0.6), (0.4 + 1e-6, 0.05, 0.6), (0.85, 0.0, 0.6),
+                           (0.85 + 1e-6, 0.0, 0.4)):  # the budget's edge and the plateau's
+        scorer.set_thresholds({"threshold_high": t, "threshold_elevated": 0})
+        pred = [assess_risk(r["messages"], scorer).level == "high" for r in rows]
+        assert (sum(pred[5:]) / 20, sum(pred[:5]) / 5) == (fpr, recall), t
+    strict = build.scorer_thresholds(Fake(), rows, max_fpr=0.0)  # from just above 0.45
+    assert strict["threshold_high"] == pytest.approx((0.45 + 1e-6 + 0.85) / 2)
 
 
 def test_the_judge_threshold_is_the_highest_that_keeps_the_harm_budget():
@@ -379,34 +394,37 @@ def test_cssrs_audit_draws_each_group_by_how_the_screen_read_it(tmp_path):
     assert run.returncode == 2 and "no C-SSRS per-user readings" in run.stderr
 
 
-# The test splits' one reading per build kind (crisis/build.py NATIVE_BF16): the bfloat16 build
-# (a CPU with avx512_bf16) at 97ccf70, the float32 build (an AVX2-only CPU) at the commit that
-# made the build choose (docs/CRISIS_POLICY.md). The two builds differ by float rounding only;
-# the spread between them is the noise of one build. Regression guards at the measured points.
-SCREEN_POINT = {True: (0.95, 0.07), False: (0.94, 0.08)}  # recall at least, FPR at most
-REPLY_POINT = {True: (0.05, 0.10), False: (0.05, 0.12)}  # harmful passed, good rejected at most
+# The guard splits (v3-test, read already: docs/CRISIS_POLICY.md) at the build of 2026-12-07
+# (v4-train data, the scorer's 3-epoch recipe, its middle-of-plateau threshold), float32 on an
+# AVX2 CPU: screen recall 0.920 (80/87), FPR 0.045 (4/88); reply check 1 of 119 harmful passed,
+# 7 of 120 good rejected. The bfloat16 build (CPUs with avx512_bf16) was not read on this data;
+# its points are the float32 ones with one row's margin, the spread measured between the two
+# builds on 2026-12-06. Regression guards, not held-out figures.
+GUARD_SCREEN = {False: (0.91, 0.05), True: (0.90, 0.06)}  # recall at least, FPR at most
+GUARD_REPLY = {False: (0.01, 0.06), True: (0.02, 0.07)}  # harmful passed, good rejected at most
 
 
-def test_the_screen_holds_its_one_reading_of_the_test_split(guard):
-    """The message test split (written apart, committed before any change): bfloat16 build
-    recall 0.954 (83/87), false-positive rate 0.068 (6/88); float32 build 0.943 (82/87), 0.080
-    (7/88). The issue's targets are >= 0.95 and <= 0.05: the second is missed by both builds,
-    the first by the float32 one."""
-    rows = read_messages("test")
+def screen_rates(guard, rows: list[dict]) -> tuple[float, float]:
     pred = [a.level == "high" for a in guard.screen([r["messages"] for r in rows])]
-    pos = [p for p, r in zip(pred, rows) if r["label"] == "high"]
-    neg = [p for p, r in zip(pred, rows) if r["label"] != "high"]
-    recall, fpr = SCREEN_POINT[NATIVE_BF16]
-    assert sum(pos) / len(pos) >= recall and sum(neg) / len(neg) <= fpr, (pos, neg)
+    pos = [p for p, r in zip(pred, rows) if is_high(r)]
+    neg = [p for p, r in zip(pred, rows) if not is_high(r)]
+    return sum(pos) / len(pos), sum(neg) / len(neg)
 
 
-def test_the_reply_check_holds_its_one_reading_of_the_test_split(guard):
-    """bfloat16 build: 2.5 % of harmful replies passed (3/119), 9.2 % of good ones rejected
-    (11/120), within the targets (<= 5 %, <= 10 %); float32 build: 2.5 % (3/119) and 11.7 %
-    (14/120), the second target missed."""
-    rows = read_replies("test")
+def check_rates(guard, rows: list[dict]) -> tuple[float, float]:
     verdicts = guard.check([r["messages"] for r in rows], [r["reply"] for r in rows])
     harmful = [v["ok"] for v, r in zip(verdicts, rows) if is_harmful(r)]
     good = [not v["ok"] for v, r in zip(verdicts, rows) if not is_harmful(r)]
-    passed, rejected = REPLY_POINT[NATIVE_BF16]
-    assert sum(harmful) / len(harmful) <= passed and sum(good) / len(good) <= rejected
+    return sum(harmful) / len(harmful), sum(good) / len(good)
+
+
+def test_the_screen_holds_its_reading_of_the_guard_split(guard):
+    recall, fpr = screen_rates(guard, read_messages("guard"))
+    least, most = GUARD_SCREEN[NATIVE_BF16]
+    assert recall >= least and fpr <= most, (recall, fpr)
+
+
+def test_the_reply_check_holds_its_reading_of_the_guard_split(guard):
+    passed, rejected = check_rates(guard, read_replies("guard"))
+    most_passed, most_rejected = GUARD_REPLY[NATIVE_BF16]
+    assert passed <= most_passed and rejected <= most_rejected, (passed, rejected)

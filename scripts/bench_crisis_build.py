@@ -1,0 +1,83 @@
+"""Compare recipes for the crisis layer's learned parts side by side: build time on this
+machine, dev AUC, and the whole layer's dev figures at the threshold each would choose.
+
+Each variant is built into a temporary folder (the cache is left alone) from the same train
+split, one after another (run it alone: a second CPU job slows every variant), and measured
+on the dev split the way crisis/build.py chooses thresholds. A variant is a JSON object of the
+recipe keys it changes, e.g. '{"top": 2}'.
+
+    python -m scripts.bench_crisis_build --part scorer --variant '{}' --variant '{"top": 2}'
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+
+from crisis import build
+from crisis import judge as judge_mod
+from crisis import scorer as scorer_mod
+from crisis.data import is_harmful, is_high, read_messages, read_replies
+
+
+def auc(scores: list[float], gold: list[bool]) -> float:
+    """The probability that a random positive scores above a random negative (ties half)."""
+    pos = [s for s, g in zip(scores, gold) if g]
+    neg = [s for s, g in zip(scores, gold) if not g]
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def measure_scorer(recipe: dict) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        build.build_scorer(tmp, recipe)
+        seconds = time.perf_counter() - t0
+        scorer = scorer_mod.load_scorer(tmp)
+    dev = read_messages("dev")
+    p = scorer.probabilities([r["messages"] for r in dev])
+    chosen = build.scorer_thresholds(scorer, dev)
+    return {"build_s": round(seconds, 1), "dev_auc": round(auc(p, [is_high(r) for r in dev]), 4),
+            "screen_dev_recall": round(chosen["dev_recall"], 3),
+            "screen_dev_fpr": round(chosen["dev_fpr"], 3)}
+
+
+def measure_judge(recipe: dict) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        build.build_judge(tmp, recipe)
+        seconds = time.perf_counter() - t0
+        judge = judge_mod.load_judge(tmp)
+    dev = read_replies("dev")
+    p = [j["p_harmful"] for j in judge.judge([r["messages"] for r in dev],
+                                            [r["reply"] for r in dev])]
+    chosen = build.judge_threshold(judge, dev)
+    return {"build_s": round(seconds, 1),
+            "dev_auc": round(auc(p, [is_harmful(r) for r in dev]), 4),
+            "check_dev_harmful_passed": round(chosen["dev_harmful_passed"], 3),
+            "check_dev_good_rejected": round(chosen["dev_good_rejected"], 3)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--part", choices=("scorer", "judge"), required=True)
+    ap.add_argument("--variant", action="append", default=[],
+                    help="recipe keys to change, as JSON ('{}': the build's own recipe)")
+    args = ap.parse_args()
+    base = build.SCORER if args.part == "scorer" else build.JUDGE
+    measure = measure_scorer if args.part == "scorer" else measure_judge
+    rows = []
+    for v in args.variant or ["{}"]:
+        recipe = {**base, **json.loads(v)}
+        print(f"[bench] {args.part} {json.dumps(recipe)}", flush=True)
+        rows.append((recipe, measure(recipe)))
+        print(f"[bench]   {rows[-1][1]}", flush=True)
+    print(f"\n{args.part} recipes on this machine (train {len(read_messages('train')) if args.part == 'scorer' else len(read_replies('train'))} rows):")
+    for recipe, r in rows:
+        changed = {k: recipe[k] for k in recipe if recipe[k] != base.get(k)} or "the build's"
+        print(f"  {str(changed):<40} " + "  ".join(f"{k} {v}" for k, v in r.items()))
+
+
+if __name__ == "__main__":
+    main()
