@@ -10,7 +10,8 @@ CONFIG ?= config/cpu_smoke.json
 setup: $(VENV)/.installed crisis
 
 # the crisis layer's scorer and reply judge, fine-tuned once into artifacts/cache/crisis (about
-# 4 min on 2 cores with native bfloat16, 6 min without (AVX2 only), with progress bars; a cached build is checked in a second)
+# 6 min on 2 AVX2-only cores: scorer 1 min, judge 4; less with native bfloat16; progress bars;
+# a cached build is checked in a second)
 crisis: $(VENV)/.installed
 	$(BIN)/python -m crisis.build
 
