@@ -169,17 +169,14 @@ def pooled_upper(top: TopLayers, states: list[torch.Tensor]) -> torch.Tensor:
 
 def fine_tune_scorer(encoder: Encoder, rows: list[dict], recipe: dict = SCORER) -> dict:
     """Fine-tune the top layers of `encoder` in place with a linear classifier over
-    [window, dialogue]. A message's label is its highest window's (multiple-instance
-    learning): inference reads the highest window, and in a long high message most windows are
-    small talk, which labelling every window high taught the scorer to flag (2026-12-07: the
-    v4 test split's forum posts). A batch is `batch` conversations with all their windows, so
-    each text runs once per epoch (batches of (window, dialogue) pairs ran a long message once
-    per window). Seeded."""
+    [window, dialogue]; every window of a message carries its label. A batch is `batch`
+    conversations with all their windows, so each text runs once per epoch (batches of
+    (window, dialogue) pairs ran a long message once per window). Seeded."""
     torch.manual_seed(SEED)
     latest, dialog, owner = scorer_mod.feature_texts([r["messages"] for r in rows])
     texts = sorted(set(latest) | set(dialog))
     index = {t: i for i, t in enumerate(texts)}
-    pairs = [(index[w], index[dialog[k]]) for w, k in zip(latest, owner)]
+    pairs = [(index[w], index[dialog[k]], float(is_high(rows[k]))) for w, k in zip(latest, owner)]
     of_row: list[list[int]] = [[] for _ in rows]
     for p, k in enumerate(owner):
         of_row[k].append(p)
@@ -194,20 +191,18 @@ def fine_tune_scorer(encoder: Encoder, rows: list[dict], recipe: dict = SCORER) 
     gen = torch.Generator().manual_seed(SEED)
     n_batches = -(-len(rows) // recipe["batch"])
     opt, schedule = optimizer_for(top, head, recipe, recipe["epochs"] * n_batches)
-    lengths = [sum(states[i].shape[0] for i in {t for p in ps for t in pairs[p]})
+    lengths = [sum(states[i].shape[0] for i in {t for p in ps for t in pairs[p][:2]})
                for ps in of_row]
     bar = tqdm(total=recipe["epochs"] * n_batches, desc="crisis scorer: fine-tuning", unit="step")
     encoder.model.train()
     for _ in range(recipe["epochs"]):
         for batch in length_batches(lengths, recipe["batch"], gen):
             ps = [p for k in batch for p in of_row[k]]
-            used = sorted({i for p in ps for i in pairs[p]})
+            used = sorted({i for p in ps for i in pairs[p][:2]})
             emb = dict(zip(used, pooled_upper(top, [states[i] for i in used])))
             x = torch.stack([torch.cat([emb[pairs[p][0]], emb[pairs[p][1]]]) for p in ps])
-            logits = head(x).squeeze(-1).split([len(of_row[k]) for k in batch])
             loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                torch.stack([z.max() for z in logits]),
-                torch.tensor([float(is_high(rows[k])) for k in batch]))
+                head(x).squeeze(-1), torch.tensor([pairs[p][2] for p in ps]))
             opt.zero_grad()
             loss.backward()
             opt.step()
