@@ -184,16 +184,20 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     guard = load_guard()
-    splits = ("train", "dev", "guard", "test") if args.test else ("train", "dev", "guard")
+    wanted = ("train", "dev", "guard", "test") if args.test else ("train", "dev", "guard")
+    message_splits = [s for s in wanted if read_messages(s)]  # none unread: no test split
+    reply_splits = [s for s in wanted if read_replies(s)]
     result = {"scorer": guard.scorer.meta, "judge": guard.judge.meta,
               "load_or_build_seconds": round(time.perf_counter() - t0, 1),
-              "messages": {s: screen_split(read_messages(s), guard.scorer) for s in splits},
-              "replies": {s: check_split(read_replies(s), guard.judge) for s in splits},
+              "messages": {s: screen_split(read_messages(s), guard.scorer) for s in message_splits},
+              "replies": {s: check_split(read_replies(s), guard.judge) for s in reply_splits},
               "cssrs": None if args.skip_cssrs else cssrs(guard.scorer),
               "latency": latency(guard)}
-    for s in splits:
+    for s in message_splits:
         show_screen(s, result["messages"][s])
-    for s in splits:
+    if args.test and "test" not in message_splits:
+        print("[messages test ] none: every message test split has been read (see guard)")
+    for s in reply_splits:
         show_check(s, result["replies"][s])
     show_cssrs(result["cssrs"])
     lat = result["latency"]
