@@ -10,7 +10,8 @@ CONFIG ?= config/cpu_smoke.json
 setup: $(VENV)/.installed crisis
 
 # the crisis layer's scorer and reply judge, fine-tuned once into artifacts/cache/crisis (about
-# 6 min on 2 AVX2-only cores: scorer 1 min, judge 4; less with native bfloat16; progress bars;
+# 6 min on 2 AVX2-only cores: scorer 1 min, judge 4, loading and thresholds the rest; less
+# with native bfloat16; progress bars;
 # a cached build is checked in a second)
 crisis: $(VENV)/.installed
 	$(BIN)/python -m crisis.build

@@ -52,6 +52,8 @@ SEED = 0
 # threshold: every layer, 3 epochs 0.969 (0.048, 0.191) in 224 s; top 4, 4 epochs 0.978
 # (0.048, 0.070) in 193 s; top 3, 4 epochs 0.981 (0.048, 0.109) in 147 s; top 4, 3 epochs
 # 0.979 (0.048, 0.098) in 148 s. The AUCs are within one seed's noise; the cheapest is used.
+# On 2026-12-07's 1,835 train replies, float32: top 4, 3 epochs 0.987 (0.047, 0.042) in 248 s;
+# top 3, 4 epochs 0.990 (0.047, 0.065) in 255 s.
 # bfloat16 matrix products only where the CPU has them natively (avx512_bf16 or AMX): on an
 # AVX2-only CPU (AMD EPYC Zen 2, 2026-12-06) torch emulates them and a scorer step took about
 # 6 s instead of 0.2 s, so there the build runs in float32 (a different, equally valid build:
@@ -249,16 +251,16 @@ def fine_tune_judge(encoder: Encoder, rows: list[dict], recipe: dict = JUDGE):
 
 # ------------------------------------------------------------------ thresholds on dev
 def scorer_thresholds(scorer, rows: list[dict], max_fpr: float = MAX_FPR) -> dict:
-    """High: a scorer threshold giving the whole screen (crisis.screen: rules, discounts the
-    scorer may not overrule, history) the most dev recall its false-positive budget allows,
-    from the middle of the range of thresholds that keep that recall. A higher threshold adds
-    no high reading of the latest turn, so both rates fall as it rises: binary searches over
-    the dev scores (a history read with the scorer can step against that; the rates returned
-    are measured at the chosen threshold). The lowest threshold within the budget sat at the
-    budget's edge, though higher ones kept the same recall (2026-12-07: recall 0.960 from
-    0.54 to 0.79, FPR 0.048 to 0.033): each end of that range is one dev row from a change,
-    the middle is not. Elevated: half of it (gentle replies). Measuring rules OR scorer
-    instead counted false positives a rule's discount blocks (2026-11-27)."""
+    """High: the lowest scorer threshold at which the whole screen (crisis.screen: rules,
+    discounts the scorer may not overrule, history) keeps its dev false-positive rate within
+    `max_fpr`: the most recall for that budget. A higher threshold adds no high reading of
+    the latest turn, so the rate falls as it rises: a binary search over the dev scores (a
+    history read with the scorer can step against that; the rates returned are measured at
+    the chosen threshold). Tried on 2026-12-07 and dropped: the middle of the range of
+    thresholds keeping that recall, a margin against false positives; on the guard splits it
+    cost recall (0.916 -> 0.893) for false positives (0.094 -> 0.047), and the screen puts
+    recall first. Elevated: half of it (gentle replies). Measuring rules OR scorer instead
+    counted false positives a rule's discount blocks (2026-11-27)."""
     convs = [r["messages"] for r in rows]
     labels = [is_high(r) for r in rows]
     p = scorer.probabilities(convs)
@@ -267,20 +269,13 @@ def scorer_thresholds(scorer, rows: list[dict], max_fpr: float = MAX_FPR) -> dic
         scorer.set_thresholds({"threshold_high": t, "threshold_elevated": t / 2})
         pred = [assess_risk(c, scorer, score=q).level == "high" for c, q in zip(convs, p)]
         return rate(pred, labels, False), rate(pred, labels, True)
-    ts = sorted({q for q in p} | {q + 1e-6 for q in p} | {0.5})  # at a score and just above
+    ts = sorted(set(p) | {q + 1e-6 for q in p} | {0.5})  # at a score and just above
     low = first_index(len(ts), lambda i: fpr_recall(ts[i])[0] <= max_fpr)
-    if low is None:  # no threshold fits: the scorer never raises
-        high = 1.0
-    else:
-        best = fpr_recall(ts[low])[1]
-        last = first_index(len(ts) - low, lambda i: fpr_recall(ts[low + i])[1] < best)
-        top = len(ts) - 1 if last is None else low + max(0, last - 1)
-        high = (ts[low] + ts[top]) / 2
+    high = 1.0 if low is None else ts[low]  # 1.0: no threshold fits, the scorer never raises
     fpr, recall = fpr_recall(high)
     return {"threshold_high": high, "threshold_elevated": high / 2, "dev_recall": recall,
             "dev_fpr": fpr, "n_dev": len(rows),
-            "selection": f"the middle of the thresholds giving the most whole-screen dev recall "
-                         f"at a dev FPR <= {max_fpr}"}
+            "selection": f"lowest threshold keeping the whole screen's dev FPR <= {max_fpr}"}
 
 
 def first_index(n: int, holds) -> int | None:

@@ -12,7 +12,8 @@ Reddit C-SSRS set, build time and latency.
 - The build time of each learned part, and the latency per message and per reply.
 
 The guard splits (earlier test splits, read already) are read every time; the test splits
-only with --test: each reading goes in docs/BENCHMARKS.md with its commit. `--json` writes every figure (C-SSRS: readings and scores per post, never its text).
+only with --test: each reading goes in docs/BENCHMARKS.md with its commit. `--json` writes
+every figure (C-SSRS: readings and scores per post, never its text).
 
     python -m crisis.eval [--test] [--json OUT.json] [--skip-cssrs]
 """
@@ -185,12 +186,14 @@ def main() -> None:
     t0 = time.perf_counter()
     guard = load_guard()
     wanted = ("train", "dev", "guard", "test") if args.test else ("train", "dev", "guard")
-    message_splits = [s for s in wanted if read_messages(s)]  # none unread: no test split
-    reply_splits = [s for s in wanted if read_replies(s)]
+    # a split without rows is left out (every message test split may have been read)
+    messages = {s: rows for s in wanted if (rows := read_messages(s))}
+    replies = {s: rows for s in wanted if (rows := read_replies(s))}
+    message_splits, reply_splits = list(messages), list(replies)
     result = {"scorer": guard.scorer.meta, "judge": guard.judge.meta,
               "load_or_build_seconds": round(time.perf_counter() - t0, 1),
-              "messages": {s: screen_split(read_messages(s), guard.scorer) for s in message_splits},
-              "replies": {s: check_split(read_replies(s), guard.judge) for s in reply_splits},
+              "messages": {s: screen_split(rows, guard.scorer) for s, rows in messages.items()},
+              "replies": {s: check_split(rows, guard.judge) for s, rows in replies.items()},
               "cssrs": None if args.skip_cssrs else cssrs(guard.scorer),
               "latency": latency(guard)}
     for s in message_splits:

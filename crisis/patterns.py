@@ -161,7 +161,8 @@ _RULES = [
     ("suicide", r"\b(took|taken|swallowed|drank|injected|overdosed|"
                 r"took an overdose)\b(.{0,35}\b(pills|tablets|bottle|prescription|handful|"
                 r"antidepressants|paracetamol|sleeping pills|bleach|poison|way more than usual|"
-                r"overdose)|.{0,12}\b(everything|all of them|all|them|a lot(?! of\b)))\b", "self"),
+                r"overdose)|.{0,12}\b(everything|all of them|all|them|a lot(?! of (time|effort|"
+                r"courage|work|therapy|practice|patience|energy|years|guts)\b)))\b", "self"),
     ("suicide", r"\bpills are (starting|kicking)|\bstarting to kick in\b|\bit's too late\b|"
                 r"\b(rope|noose) is around my neck\b|\bi'm (on|at) the (bridge|roof|ledge|edge|"
                 r"train station|tracks)\b|\bon the edge of the (roof|bridge|building)\b|"

@@ -52,7 +52,8 @@ PAST = re.compile(r"\b(i was (\w+ )?(suicidal|depressed|in hospital|abused|cutti
                   r"summer|winter|spring|autumn|fall)|when i was (younger|little|a (kid|teen\w*|"
                   r"child)|\d+)|in the past|as a (teen\w*|kid|child)|clean for|(years|months) "
                   r"clean|in recovery|recovered|better place now|doing (much )?better now|back in "
-                  r"(school|uni|the day)|(years|months|a year) since|in (19|20)\d\d|in \d+(th|st|nd|rd) grade|that was (\w+ )?"
+                  r"(school|uni|the day)|(years|months) since i last|in (19|20)\d\d|"
+                  r"in \d+(th|st|nd|rd) grade|that was (\w+ )?"
                   r"(years|months) ago|survived|since then|i'm ok now|i'm safe now|went through|"
                   r"(most of|in|during|through) my (teens|teen years|twenties|thirties|"
                   r"forties|20s|30s|40s|childhood))\b")

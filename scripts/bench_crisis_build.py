@@ -30,6 +30,7 @@ def auc(scores: list[float], gold: list[bool]) -> float:
 
 
 def measure_scorer(recipe: dict) -> dict:
+    """Build time, dev AUC, and the whole screen's dev recall and FPR at its chosen threshold."""
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         build.build_scorer(tmp, recipe)
@@ -44,6 +45,7 @@ def measure_scorer(recipe: dict) -> dict:
 
 
 def measure_judge(recipe: dict) -> dict:
+    """Build time, dev AUC, and the whole check's dev harmful passed and good rejected."""
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         build.build_judge(tmp, recipe)
@@ -73,7 +75,8 @@ def main() -> None:
         print(f"[bench] {args.part} {json.dumps(recipe)}", flush=True)
         rows.append((recipe, measure(recipe)))
         print(f"[bench]   {rows[-1][1]}", flush=True)
-    print(f"\n{args.part} recipes on this machine (train {len(read_messages('train')) if args.part == 'scorer' else len(read_replies('train'))} rows):")
+    train_rows = len(read_messages("train") if args.part == "scorer" else read_replies("train"))
+    print(f"\n{args.part} recipes on this machine (train {train_rows} rows):")
     for recipe, r in rows:
         changed = {k: recipe[k] for k in recipe if recipe[k] != base.get(k)} or "the build's"
         print(f"  {str(changed):<40} " + "  ".join(f"{k} {v}" for k, v in r.items()))
