@@ -29,13 +29,18 @@ def auc(scores: list[float], gold: list[bool]) -> float:
     return wins / (len(pos) * len(neg))
 
 
-def measure_scorer(recipe: dict) -> dict:
-    """Build time, dev AUC, and the whole screen's dev recall and FPR at its chosen threshold."""
+def built(build_into, load, recipe: dict):
+    """(the part built with `recipe` into a temporary folder and loaded back, build seconds)."""
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        build.build_scorer(tmp, recipe)
+        build_into(tmp, recipe)
         seconds = time.perf_counter() - t0
-        scorer = scorer_mod.load_scorer(tmp)
+        return load(tmp), seconds
+
+
+def measure_scorer(recipe: dict) -> dict:
+    """Build time, dev AUC, and the whole screen's dev recall and FPR at its chosen threshold."""
+    scorer, seconds = built(build.build_scorer, scorer_mod.load_scorer, recipe)
     dev = read_messages("dev")
     p = scorer.probabilities([r["messages"] for r in dev])
     chosen = build.scorer_thresholds(scorer, dev)
@@ -46,11 +51,7 @@ def measure_scorer(recipe: dict) -> dict:
 
 def measure_judge(recipe: dict) -> dict:
     """Build time, dev AUC, and the whole check's dev harmful passed and good rejected."""
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        build.build_judge(tmp, recipe)
-        seconds = time.perf_counter() - t0
-        judge = judge_mod.load_judge(tmp)
+    judge, seconds = built(build.build_judge, judge_mod.load_judge, recipe)
     dev = read_replies("dev")
     p = [j["p_harmful"] for j in judge.judge([r["messages"] for r in dev],
                                             [r["reply"] for r in dev])]
