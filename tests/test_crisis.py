@@ -50,7 +50,7 @@ def test_the_data_has_unique_ids_a_batch_and_a_split_and_no_test_text_elsewhere(
     rows = read()
     assert len({r["id"] for r in rows}) == len(rows)
     assert all(r["batch"] and r["split"] in SPLITS for r in rows)
-    for held in ("guard", "test"):  # the messages have no unread test split since 2026-12-07
+    for held in ("guard", "test"):
         texts = {text(r) for r in rows if r["split"] == held}
         assert not texts & {text(r) for r in rows if r["split"] != held}, held
     assert {r["split"] for r in rows} >= {"train", "dev", "guard"}
