@@ -19,6 +19,7 @@ from crisis import build
 from crisis import judge as judge_mod
 from crisis import scorer as scorer_mod
 from crisis.data import is_harmful, is_high, read_messages, read_replies
+from crisis.screen import assess_many
 
 
 def auc(scores: list[float], gold: list[bool]) -> float:
@@ -39,14 +40,22 @@ def built(build_into, load, recipe: dict):
 
 
 def measure_scorer(recipe: dict) -> dict:
-    """Build time, dev AUC, and the whole screen's dev recall and FPR at its chosen threshold."""
+    """Build time, dev AUC, and the whole screen's dev and guard recall and FPR at the
+    threshold chosen on dev."""
     scorer, seconds = built(build.build_scorer, scorer_mod.load_scorer, recipe)
     dev = read_messages("dev")
     p = scorer.probabilities([r["messages"] for r in dev])
     chosen = build.scorer_thresholds(scorer, dev)
+    scorer.set_thresholds(chosen)
+    guard = read_messages("guard")
+    pred = [a.level == "high" for a in assess_many([r["messages"] for r in guard], scorer)]
+    gold = [is_high(r) for r in guard]
     return {"build_s": round(seconds, 1), "dev_auc": round(auc(p, [is_high(r) for r in dev]), 4),
             "screen_dev_recall": round(chosen["dev_recall"], 3),
-            "screen_dev_fpr": round(chosen["dev_fpr"], 3)}
+            "screen_dev_fpr": round(chosen["dev_fpr"], 3),
+            # guard rows were test splits, read already: choosing by them is disclosed
+            "screen_guard_recall": round(build.rate(pred, gold, True), 3),
+            "screen_guard_fpr": round(build.rate(pred, gold, False), 3)}
 
 
 def measure_judge(recipe: dict) -> dict:

@@ -319,6 +319,33 @@ def test_the_scorer_threshold_is_the_lowest_whose_measured_fpr_fits():
     assert [build.first_index(5, lambda i, k=k: i >= k) for k in (0, 3, 5)] == [0, 3, None]
 
 
+@pytest.mark.parametrize("text,high", [
+    # the rules cannot tell worry from danger now: the scorer may (it reads 0.9 here)
+    ("my cousin just messaged that he wants to die and he's sitting in his car in the garage "
+     "with the engine on", True),
+    # a past discount is final: the scorer does not overrule it
+    ("I tried to kill myself in 2019. this week has been rough at work", False),
+])
+def test_a_someone_else_discount_leaves_the_scorer_free_and_a_past_one_does_not(text, high):
+    class Fixed(RiskScorer):
+        def __init__(self):
+            self.meta, self.high, self.elevated = {}, 0.5, 0.25
+
+        def probabilities(self, convs):
+            return [0.9] * len(convs)
+    assert any(h["discount"] for h in rule_hits(text))
+    assert not any(h["counts"] for h in rule_hits(text))
+    assert (assess_risk(text, Fixed()).level == "high") is high
+
+
+def test_training_keeps_each_whole_message_and_every_nth_window():
+    latest = ["a", "a1", "a2", "a3", "a4", "b", "c", "c1", "c2"]
+    owner = [0, 0, 0, 0, 0, 1, 2, 2, 2]
+    assert build.every_nth_window(latest, owner, 1) == (latest, owner)
+    assert build.every_nth_window(latest, owner, 2) == (["a", "a1", "a3", "b", "c", "c1"],
+                                                        [0, 0, 0, 1, 2, 2])
+
+
 def test_the_judge_threshold_is_the_highest_that_keeps_the_harm_budget():
     conv = [{"role": "user", "content": "I want to die"}]
     reply = "I'm sorry, please call someone you trust."
