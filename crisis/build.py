@@ -225,8 +225,12 @@ def fine_tune_scorer(encoder: Encoder, rows: list[dict], recipe: dict = SCORER) 
 
 
 def every_nth_window(latest: list[str], owner: list[int], n: int) -> tuple[list, list]:
-    """Each message's whole text and every `n`th of its two-sentence windows (n = 2: windows
-    that do not overlap, each sentence once), for training; inference reads every window."""
+    """Each message's whole text and every `n`th of its two-sentence windows, for training
+    (n = 2: windows that do not overlap; an odd last sentence is left to the whole text);
+    inference reads every window. `latest` and `owner` as scorer.feature_texts gives them: a
+    message's whole text first, then its windows in order."""
+    if n < 1:
+        raise ValueError(f"window_stride must be at least 1, got {n}")
     first: dict[int, int] = {}
     for i, k in enumerate(owner):
         first.setdefault(k, i)

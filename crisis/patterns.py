@@ -43,9 +43,9 @@ _RULES = [
                 r"always)" + F + r" suicidal\b|\b(thinking|thoughts|think)\b.{0,12}\b(about|"
                 r"of) (suicide|killing myself|ending (it|my life))\b|\bsuicide (is|feels like|"
                 r"seems like|would be) the (only|best (way|option|answer|choice))\b|"
-                r"\bsuicide('s| is)? (looking|sounding|seems|seeming|feels|feeling)( \w+){0,2} "
-                r"(good|better|nice|tempting|appealing|like (an|the) (option|answer|way out))\b|"
-                r"\bsuicide (would|will|could) (fix|solve|end) (it|this|everything|all)\b|"
+                r"\b(?<!about )suicide('s| is)? (looking|sounding|seems|seeming|feels|feeling) "
+                r"(so |really |pretty |real |kinda |kind of |more and more )?(good|better|nice|"
+                r"tempting|appealing|like (an|the) (option|answer|way out))\b|"
                 r"\bsuicidal again\b|\b(my|i have|i've had|i get|i'm having|i keep having|"
                 r"been having|struggling with) suicidal thoughts\b|\bsuicidal thoughts (again|"
                 r"are back|keep|won't|are getting)\b", "self"),

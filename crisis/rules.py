@@ -130,8 +130,8 @@ def _clause_discount(clause: str, pos: int, whose: str, own_subject: bool, span:
     """Why a hit at `pos` of `clause` is not the speaker's own current risk (None: it is).
     `own_subject`: the hit names the speaker itself ("after I'm gone"); `sentence_before`:
     the sentence up to the hit, for quotes that span clauses."""
-    if whose == "third":
-        return "someone else"  # told about another person's risk, not an imminent danger
+    if whose == "third":  # another person's risk, now (the scorer tells worry from danger)
+        return "past or recovered" if PAST.search(clause) else "someone else"
     before, after = clause[:pos], clause[pos + len(span):]
     words = before.split()[-4:]
     if (whose in ("self", "other-intent") and NEGATION.search(" ".join(words))
@@ -139,11 +139,11 @@ def _clause_discount(clause: str, pos: int, whose: str, own_subject: bool, span:
         return "negated"
     if whose == "other-intent" and not own_subject and NOT_SPEAKER_SUBJECT.search(before) \
             and not SPEAKER_LAST.search(before):
-        return "someone else"
+        return "not the speaker's"  # "the pills will kill you", "if you want to hurt someone"
     if _quoted(clause, pos, sentence_before):
         return "quoted"
     if REMARKED_ON.search(after):
-        return "someone else"
+        return "remarked on"  # the listener's state: "wanting to die sounds exhausting"
     if PAST.search(clause):
         return "past or recovered"
     if FIGURATIVE.search(clause):
@@ -154,7 +154,8 @@ def _clause_discount(clause: str, pos: int, whose: str, own_subject: bool, span:
         firsts = [x.end() for x in SELF.finditer(before)]
         others = [x.end() for x in OTHERS.finditer(before)]
         if others and (not firsts or max(others) > max(firsts)):
-            return "someone else"
+            last = max(OTHERS.finditer(before), key=lambda x: x.end()).group(0)
+            return "said to the listener" if last.startswith("you") else "someone else"
     return None
 
 

@@ -3,7 +3,9 @@ machine, dev AUC, and the whole layer's dev figures at the threshold each would 
 
 Each variant is built into a temporary folder (the cache is left alone) from the same train
 split, one after another (run it alone: a second CPU job slows every variant), and measured
-on the dev split the way crisis/build.py chooses thresholds. A variant is a JSON object of the
+on the dev split the way crisis/build.py chooses thresholds; the scorer's screen is also read
+on the guard rows at that threshold (earlier test splits: a recipe chosen with them says so,
+and only an unread test split gives a held-out figure). A variant is a JSON object of the
 recipe keys it changes, e.g. '{"top": 2}'.
 
     python -m scripts.bench_crisis_build --part scorer --variant '{}' --variant '{"top": 2}'
@@ -46,7 +48,7 @@ def measure_scorer(recipe: dict) -> dict:
     dev = read_messages("dev")
     p = scorer.probabilities([r["messages"] for r in dev])
     chosen = build.scorer_thresholds(scorer, dev)
-    scorer.set_thresholds(chosen)
+    scorer.set_thresholds(chosen)  # the chosen threshold, not the search's last probe
     guard = read_messages("guard")
     pred = [a.level == "high" for a in assess_many([r["messages"] for r in guard], scorer)]
     gold = [is_high(r) for r in guard]

@@ -135,6 +135,11 @@ def test_discounts_are_scoped_to_their_clause_and_third_parties_count(guard, tex
     ("I'm cutting carbs for a month", False),
     ("I've decided to take up running", False),
     ("goodbye drinks for Sam on Friday, his last day", False),
+    # suicide said to look good counts, laughing too ("kms lol"); less tempting does not
+    ("sewerslide looking real good rn ngl", True),
+    ("suicide is looking good lol", True),
+    ("suicide seems less tempting now that I have my therapist", False),
+    ("writing about suicide feels better than hiding it", False),
     # support offered to someone else (the scorer alone reads this one high: docs/BENCHMARKS.md)
     ("my DMs are open whenever you need to vent", False),
 ])
@@ -291,6 +296,16 @@ def test_the_judge_recipe_learns_to_tell_a_fault_from_a_good_reply():
     assert max(p[:2]) < min(p[2:]), p
 
 
+class StubScorer(RiskScorer):
+    """A scorer whose probability is `score(latest user text)`; thresholds 0.5 / 0.25."""
+
+    def __init__(self, score):
+        self.meta, self.high, self.elevated, self.score = {}, 0.5, 0.25, score
+
+    def probabilities(self, convs):
+        return [self.score(c[-1]["content"]) for c in convs]
+
+
 def test_the_scorer_threshold_is_the_lowest_whose_measured_fpr_fits():
     """A search over the dev scores with the whole screen's own measurement: the lowest
     candidate within the budget (0.4 + 1e-6: one false positive of 20, recall 3/5); the one
@@ -300,22 +315,18 @@ def test_the_scorer_threshold_is_the_lowest_whose_measured_fpr_fits():
             for k, lab in enumerate(["high"] * 5 + ["not_high"] * 20)]
     scores = {f"m{k}": q for k, q in enumerate(highs + lows)}
 
-    class Fake(RiskScorer):
-        def __init__(self):
-            self.meta, self.high, self.elevated = {}, 0.5, 0.25
-
-        def probabilities(self, convs):
-            return [scores[c[-1]["content"]] for c in convs]
-    chosen = build.scorer_thresholds(Fake(), rows, max_fpr=0.05)
+    def fake():
+        return StubScorer(lambda text: scores[text])
+    chosen = build.scorer_thresholds(fake(), rows, max_fpr=0.05)
     assert chosen["threshold_high"] == 0.4 + 1e-6  # exact: the candidates are 1e-6 apart
     assert (chosen["dev_recall"], chosen["dev_fpr"]) == (0.6, 0.05)
     assert chosen["threshold_elevated"] == chosen["threshold_high"] / 2
-    scorer = Fake()
+    scorer = fake()
     for t, fpr in ((0.4, 0.1), (0.4 + 1e-6, 0.05)):  # the next lower candidate breaks it
         scorer.set_thresholds({"threshold_high": t, "threshold_elevated": 0})
         pred = [assess_risk(r["messages"], scorer).level == "high" for r in rows]
         assert sum(pred[5:]) / 20 == fpr, t
-    assert build.scorer_thresholds(Fake(), rows, max_fpr=0.0)["threshold_high"] == 0.45 + 1e-6
+    assert build.scorer_thresholds(fake(), rows, max_fpr=0.0)["threshold_high"] == 0.45 + 1e-6
     assert [build.first_index(5, lambda i, k=k: i >= k) for k in (0, 3, 5)] == [0, 3, None]
 
 
@@ -323,19 +334,19 @@ def test_the_scorer_threshold_is_the_lowest_whose_measured_fpr_fits():
     # the rules cannot tell worry from danger now: the scorer may (it reads 0.9 here)
     ("my cousin just messaged that he wants to die and he's sitting in his car in the garage "
      "with the engine on", True),
-    # a past discount is final: the scorer does not overrule it
+    # the speaker's own denial does not veto the third party's danger
+    ("I would never hurt myself, but my sister just texted that she wants to die and she's "
+     "locked in the bathroom", True),
+    # final: the past (a third person's too), words said to the listener, a threat's object
     ("I tried to kill myself in 2019. this week has been rough at work", False),
+    ("my brother used to cut himself, he's at uni now and loving it", False),
+    ("if you ever feel like you want to die, my DMs are open", False),
+    ("if you want to hurt someone, try a boxing bag", False),
 ])
-def test_a_someone_else_discount_leaves_the_scorer_free_and_a_past_one_does_not(text, high):
-    class Fixed(RiskScorer):
-        def __init__(self):
-            self.meta, self.high, self.elevated = {}, 0.5, 0.25
-
-        def probabilities(self, convs):
-            return [0.9] * len(convs)
-    assert any(h["discount"] for h in rule_hits(text))
-    assert not any(h["counts"] for h in rule_hits(text))
-    assert (assess_risk(text, Fixed()).level == "high") is high
+def test_a_someone_else_discount_leaves_the_scorer_free_and_the_others_do_not(text, high):
+    hits = rule_hits(text)
+    assert hits and not any(h["counts"] for h in hits)
+    assert (assess_risk(text, StubScorer(lambda _: 0.9)).level == "high") is high
 
 
 def test_training_keeps_each_whole_message_and_every_nth_window():
