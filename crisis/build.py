@@ -1,11 +1,10 @@
-"""Building the crisis layer's two learned parts, and choosing their thresholds on dev.
+"""Building the crisis layer's two learned parts into the cache, then their thresholds.
 
 - the message scorer (crisis/scorer.py): all-MiniLM-L6-v2 fine-tuned with a linear classifier
-  on the train split of data/messages.jsonl; its threshold is the lowest at which the whole
-  screen (rules, their final discounts, history) keeps the dev false-positive rate within 5 %;
+  on the train split of data/messages.jsonl;
 - the reply judge (crisis/judge.py): a cross-encoder fine-tuned on the train split of
-  data/replies.jsonl; its threshold is the highest at which the whole check (rules + judge)
-  passes at most 5 % of the dev harmful replies: catching harm first.
+  data/replies.jsonl;
+- their thresholds, chosen on dev by measuring the whole layer (crisis/thresholds.py).
 
 Speed: the lower encoder layers stay frozen and their outputs are computed once per text, so
 each epoch runs only the top layers (`TopLayers`); batches hold texts of like length. Both are
@@ -33,8 +32,7 @@ from crisis import judge as judge_mod
 from crisis import scorer as scorer_mod
 from crisis.data import MESSAGES, REPLIES, is_harmful, is_high, read_messages, read_replies
 from crisis.encoder import ENCODER_NAME, MAX_TOKENS, Encoder, mean_pool
-from crisis.reply_check import check_replies
-from crisis.screen import assess_risk
+from crisis.thresholds import judge_threshold, scorer_thresholds
 from files import fingerprint, write_json_atomic
 
 CACHE = os.path.join(PROJECT_ROOT, "artifacts", "cache", "crisis")
@@ -69,8 +67,6 @@ SEED = 0
 NATIVE_BF16 = bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 SCORER = {"top": 3, "epochs": 3, "lr": 1e-4, "head_lr": 1e-3, "batch": 16, "bf16": NATIVE_BF16}
 JUDGE = {"top": 4, "epochs": 3, "lr": 1.5e-4, "head_lr": 2e-3, "batch": 16, "bf16": NATIVE_BF16}
-MAX_FPR = 0.05  # the screen's dev false-positive budget
-MAX_PASSED = 0.05  # the reply check's dev budget of harmful replies passed
 
 
 class TopLayers:
@@ -272,80 +268,12 @@ def fine_tune_judge(encoder: Encoder, rows: list[dict], recipe: dict = JUDGE):
     return head.eval()
 
 
-# ------------------------------------------------------------------ thresholds on dev
-def scorer_thresholds(scorer, rows: list[dict], max_fpr: float = MAX_FPR) -> dict:
-    """High: the lowest scorer threshold at which the whole screen (crisis.screen: rules,
-    discounts the scorer may not overrule, history) keeps its dev false-positive rate within
-    `max_fpr`: the most recall for that budget. A higher threshold adds no high reading of
-    the latest turn, so the rate falls as it rises: a binary search over the dev scores (a
-    history read with the scorer can step against that; the rates returned are measured at
-    the chosen threshold). Tried on 2026-12-07 and dropped: the middle of the range of
-    thresholds keeping that recall, a margin against false positives; on the guard splits it
-    cost recall (0.916 -> 0.893) for false positives (0.094 -> 0.047), and the screen puts
-    recall first. Elevated: half of it (gentle replies). Measuring rules OR scorer instead
-    counted false positives a rule's discount blocks (2026-11-27)."""
-    convs = [r["messages"] for r in rows]
-    labels = [is_high(r) for r in rows]
-    p = scorer.probabilities(convs)
-
-    def fpr_recall(t: float) -> tuple[float, float]:
-        scorer.set_thresholds({"threshold_high": t, "threshold_elevated": t / 2})
-        pred = [assess_risk(c, scorer, score=q).level == "high" for c, q in zip(convs, p)]
-        return rate(pred, labels, False), rate(pred, labels, True)
-    ts = sorted(set(p) | {q + 1e-6 for q in p} | {0.5})  # at a score and just above
-    low = first_index(len(ts), lambda i: fpr_recall(ts[i])[0] <= max_fpr)
-    high = 1.0 if low is None else ts[low]  # 1.0: no threshold fits, the scorer never raises
-    fpr, recall = fpr_recall(high)
-    return {"threshold_high": high, "threshold_elevated": high / 2, "dev_recall": recall,
-            "dev_fpr": fpr, "n_dev": len(rows),
-            "selection": f"lowest threshold keeping the whole screen's dev FPR <= {max_fpr}"}
-
-
-def first_index(n: int, holds) -> int | None:
-    """The first i < n for which `holds(i)` is true, for a `holds` false then true: a binary
-    search (None: true nowhere)."""
-    lo, hi, found = 0, n - 1, None
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        if holds(mid):
-            found, hi = mid, mid - 1
-        else:
-            lo = mid + 1
-    return found
-
-
-def rate(pred: list[bool], gold: list[bool], of: bool) -> float:
-    """The share of rows whose gold label is `of` that were predicted True."""
-    part = [p for p, g in zip(pred, gold) if g is of]
-    return sum(part) / max(1, len(part))
-
-
-def judge_threshold(judge, rows: list[dict], max_passed: float = MAX_PASSED) -> dict:
-    """The highest judge threshold at which the whole check (rules + judge) passes at most
-    `max_passed` of the dev harmful replies (catching harm first), and what it then rejects
-    of the good ones. None fits: the lowest candidate (the fewest harmful passed)."""
-    convs, replies = [r["messages"] for r in rows], [r["reply"] for r in rows]
-    harmful = [is_harmful(r) for r in rows]
-    rules = check_replies(convs, replies)  # the rules alone
-    p = [j["p_harmful"] for j in judge.judge(convs, replies)]
-
-    def rates(t: float) -> tuple[float, float]:
-        failed = [not v["ok"] or q >= t for v, q in zip(rules, p)]
-        return 1 - rate(failed, harmful, True), rate(failed, harmful, False)
-    ts = sorted({q for q in p} | {1.0})
-    fits = [t for t in ts if rates(t)[0] <= max_passed]
-    t = max(fits) if fits else ts[0]
-    passed, rejected = rates(t)
-    return {"threshold": t, "dev_harmful_passed": passed, "dev_good_rejected": rejected,
-            "n_dev": len(rows),
-            "selection": f"highest threshold passing at most {max_passed} of dev harmful replies"}
-
-
 # ------------------------------------------------------------------ building into the cache
 def scorer_key() -> tuple[str, str]:
     """(model key, thresholds key): the data and the code each depends on."""
     code = [os.path.join(HERE, f) for f in ("build.py", "encoder.py", "scorer.py")]
-    rules = [os.path.join(HERE, f) for f in ("rules.py", "patterns.py", "screen.py")]
+    rules = [os.path.join(HERE, f) for f in ("rules.py", "patterns.py", "screen.py",
+                                             "thresholds.py")]
     return (fingerprint(SCORER, files=[MESSAGES, *code])[:12],
             fingerprint(SCORER, files=[MESSAGES, *code, *rules])[:12])
 
@@ -353,7 +281,7 @@ def scorer_key() -> tuple[str, str]:
 def judge_key() -> tuple[str, str]:
     code = [os.path.join(HERE, f) for f in ("build.py", "encoder.py", "judge.py", "data.py")]
     rules = [os.path.join(HERE, f) for f in ("reply_rules.py", "reply_check.py", "rules.py",
-                                             "patterns.py")]
+                                             "patterns.py", "thresholds.py")]
     return (fingerprint(JUDGE, files=[REPLIES, *code])[:12],
             fingerprint(JUDGE, files=[REPLIES, *code, *rules])[:12])
 

@@ -7,7 +7,7 @@ cross-encoder (all-MiniLM-L6-v2 fine-tuned, crisis/encoder.py) over "[CLS] the u
 layer over "ok" and the failure kinds of docs/CRISIS_POLICY.md. p(harmful) = 1 - p(ok); the
 kind named is the likeliest failure kind. Frozen embeddings read the whole reply as one topic
 and missed single harmful sentences (dev AUC 0.88 against 0.96 fine-tuned: docs/BENCHMARKS.md).
-Inference only: crisis/build.py trains it and chooses its threshold on the dev split.
+Inference only: crisis/build.py trains it; crisis/thresholds.py chooses its threshold on dev.
 
     python -m crisis.eval
 """

@@ -4,7 +4,7 @@ Two layers, like the message screen: rules for what a list of phrasings can see 
 methods and means, explicit harmful instructions, no help named: crisis/reply_rules.py), and
 the learned judge of the (conversation, reply) pair for the rest (crisis/judge.py). A reply
 fails when a rule finds something, or when the judge's p(harmful) reaches the threshold chosen
-on the dev split (favouring catching harm: crisis/build.py). The result names every failure
+on the dev split (favouring catching harm: crisis/thresholds.py). The result names every failure
 kind found; decoding_policy.py regenerates a failed reply under a stricter instruction, then
 replaces it with SAFE_MESSAGE.
 

@@ -1,6 +1,6 @@
 """The learned layer of the message screen: a fine-tuned sentence encoder and a linear
 classifier giving p(high) for a conversation. Inference only: crisis/build.py trains it and
-chooses its thresholds on the dev split.
+crisis/thresholds.py chooses its thresholds on the dev split.
 
 Why this design (the alternatives the crisis issues weighed):
 - a risk head on the friend's own hidden state shares its forward pass, but the offline model

@@ -17,7 +17,7 @@ import json
 import tempfile
 import time
 
-from crisis import build
+from crisis import build, thresholds
 from crisis import judge as judge_mod
 from crisis import scorer as scorer_mod
 from crisis.data import is_harmful, is_high, read_messages, read_replies
@@ -47,7 +47,7 @@ def measure_scorer(recipe: dict) -> dict:
     scorer, seconds = built(build.build_scorer, scorer_mod.load_scorer, recipe)
     dev = read_messages("dev")
     p = scorer.probabilities([r["messages"] for r in dev])
-    chosen = build.scorer_thresholds(scorer, dev)
+    chosen = thresholds.scorer_thresholds(scorer, dev)
     scorer.set_thresholds(chosen)  # the chosen threshold, not the search's last probe
     guard = read_messages("guard")
     pred = [a.level == "high" for a in assess_many([r["messages"] for r in guard], scorer)]
@@ -56,8 +56,8 @@ def measure_scorer(recipe: dict) -> dict:
             "screen_dev_recall": round(chosen["dev_recall"], 3),
             "screen_dev_fpr": round(chosen["dev_fpr"], 3),
             # guard rows were test splits, read already: choosing by them is disclosed
-            "screen_guard_recall": round(build.rate(pred, gold, True), 3),
-            "screen_guard_fpr": round(build.rate(pred, gold, False), 3)}
+            "screen_guard_recall": round(thresholds.rate(pred, gold, True), 3),
+            "screen_guard_fpr": round(thresholds.rate(pred, gold, False), 3)}
 
 
 def measure_judge(recipe: dict) -> dict:
@@ -66,7 +66,7 @@ def measure_judge(recipe: dict) -> dict:
     dev = read_replies("dev")
     p = [j["p_harmful"] for j in judge.judge([r["messages"] for r in dev],
                                             [r["reply"] for r in dev])]
-    chosen = build.judge_threshold(judge, dev)
+    chosen = thresholds.judge_threshold(judge, dev)
     return {"build_s": round(seconds, 1),
             "dev_auc": round(auc(p, [is_harmful(r) for r in dev]), 4),
             "check_dev_harmful_passed": round(chosen["dev_harmful_passed"], 3),

@@ -12,6 +12,7 @@ import pytest
 from conftest import ROOT
 
 import crisis.build as build
+import crisis.thresholds as thresholds
 from crisis import CrisisGuard, load_guard
 from crisis.build import NATIVE_BF16
 from crisis.data import (
@@ -317,7 +318,7 @@ def test_the_scorer_threshold_is_the_lowest_whose_measured_fpr_fits():
 
     def fake():
         return StubScorer(lambda text: scores[text])
-    chosen = build.scorer_thresholds(fake(), rows, max_fpr=0.05)
+    chosen = thresholds.scorer_thresholds(fake(), rows, max_fpr=0.05)
     assert chosen["threshold_high"] == 0.4 + 1e-6  # exact: the candidates are 1e-6 apart
     assert (chosen["dev_recall"], chosen["dev_fpr"]) == (0.6, 0.05)
     assert chosen["threshold_elevated"] == chosen["threshold_high"] / 2
@@ -326,8 +327,8 @@ def test_the_scorer_threshold_is_the_lowest_whose_measured_fpr_fits():
         scorer.set_thresholds({"threshold_high": t, "threshold_elevated": 0})
         pred = [assess_risk(r["messages"], scorer).level == "high" for r in rows]
         assert sum(pred[5:]) / 20 == fpr, t
-    assert build.scorer_thresholds(fake(), rows, max_fpr=0.0)["threshold_high"] == 0.45 + 1e-6
-    assert [build.first_index(5, lambda i, k=k: i >= k) for k in (0, 3, 5)] == [0, 3, None]
+    assert thresholds.scorer_thresholds(fake(), rows, max_fpr=0.0)["threshold_high"] == 0.45 + 1e-6
+    assert [thresholds.first_index(5, lambda i, k=k: i >= k) for k in (0, 3, 5)] == [0, 3, None]
 
 
 @pytest.mark.parametrize("text,high", [
@@ -367,7 +368,7 @@ def test_the_judge_threshold_is_the_highest_that_keeps_the_harm_budget():
     class Fake:
         def judge(self, convs, replies):
             return [{"p_harmful": q, "kinds": {}} for q in p]
-    chosen = build.judge_threshold(Fake(), rows, max_passed=0.2)
+    chosen = thresholds.judge_threshold(Fake(), rows, max_passed=0.2)
     assert chosen["threshold"] == 0.05 and chosen["dev_harmful_passed"] == pytest.approx(1 / 7)
     assert chosen["dev_good_rejected"] == pytest.approx(2 / 3)
 

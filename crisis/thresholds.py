@@ -1,0 +1,88 @@
+"""Choosing the crisis layer's thresholds on the dev split, by measuring the whole layer.
+
+- the message screen: the lowest scorer threshold at which the whole screen (rules, their
+  final discounts, history) keeps the dev false-positive rate within `MAX_FPR`;
+- the reply check: the highest judge threshold at which the whole check (rules + judge) passes
+  at most `MAX_PASSED` of the dev harmful replies: catching harm first.
+
+crisis/build.py runs these after building the models (in seconds, again whenever only the
+rules change: this module is part of the thresholds' cache key, not the models').
+
+    python -m crisis.build
+"""
+from __future__ import annotations
+
+from crisis.data import is_harmful, is_high
+from crisis.reply_check import check_replies
+from crisis.screen import assess_risk
+
+MAX_FPR = 0.05  # the screen's dev false-positive budget
+MAX_PASSED = 0.05  # the reply check's dev budget of harmful replies passed
+
+
+def scorer_thresholds(scorer, rows: list[dict], max_fpr: float = MAX_FPR) -> dict:
+    """High: the lowest scorer threshold at which the whole screen (crisis.screen: rules,
+    discounts the scorer may not overrule, history) keeps its dev false-positive rate within
+    `max_fpr`: the most recall for that budget. A higher threshold adds no high reading of
+    the latest turn, so the rate falls as it rises: a binary search over the dev scores (a
+    history read with the scorer can step against that; the rates returned are measured at
+    the chosen threshold). Tried on 2026-12-07 and dropped: the middle of the range of
+    thresholds keeping that recall, a margin against false positives; on the guard splits it
+    cost recall (0.916 -> 0.893) for false positives (0.094 -> 0.047), and the screen puts
+    recall first. Elevated: half of it (gentle replies). Measuring rules OR scorer instead
+    counted false positives a rule's discount blocks (2026-11-27)."""
+    convs = [r["messages"] for r in rows]
+    labels = [is_high(r) for r in rows]
+    p = scorer.probabilities(convs)
+
+    def fpr_recall(t: float) -> tuple[float, float]:
+        scorer.set_thresholds({"threshold_high": t, "threshold_elevated": t / 2})
+        pred = [assess_risk(c, scorer, score=q).level == "high" for c, q in zip(convs, p)]
+        return rate(pred, labels, False), rate(pred, labels, True)
+    ts = sorted(set(p) | {q + 1e-6 for q in p} | {0.5})  # at a score and just above
+    low = first_index(len(ts), lambda i: fpr_recall(ts[i])[0] <= max_fpr)
+    high = 1.0 if low is None else ts[low]  # 1.0: no threshold fits, the scorer never raises
+    fpr, recall = fpr_recall(high)
+    return {"threshold_high": high, "threshold_elevated": high / 2, "dev_recall": recall,
+            "dev_fpr": fpr, "n_dev": len(rows),
+            "selection": f"lowest threshold keeping the whole screen's dev FPR <= {max_fpr}"}
+
+
+def first_index(n: int, holds) -> int | None:
+    """The first i < n for which `holds(i)` is true, for a `holds` false then true: a binary
+    search (None: true nowhere)."""
+    lo, hi, found = 0, n - 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if holds(mid):
+            found, hi = mid, mid - 1
+        else:
+            lo = mid + 1
+    return found
+
+
+def rate(pred: list[bool], gold: list[bool], of: bool) -> float:
+    """The share of rows whose gold label is `of` that were predicted True."""
+    part = [p for p, g in zip(pred, gold) if g is of]
+    return sum(part) / max(1, len(part))
+
+
+def judge_threshold(judge, rows: list[dict], max_passed: float = MAX_PASSED) -> dict:
+    """The highest judge threshold at which the whole check (rules + judge) passes at most
+    `max_passed` of the dev harmful replies (catching harm first), and what it then rejects
+    of the good ones. None fits: the lowest candidate (the fewest harmful passed)."""
+    convs, replies = [r["messages"] for r in rows], [r["reply"] for r in rows]
+    harmful = [is_harmful(r) for r in rows]
+    rules = check_replies(convs, replies)  # the rules alone
+    p = [j["p_harmful"] for j in judge.judge(convs, replies)]
+
+    def rates(t: float) -> tuple[float, float]:
+        failed = [not v["ok"] or q >= t for v, q in zip(rules, p)]
+        return 1 - rate(failed, harmful, True), rate(failed, harmful, False)
+    ts = sorted({q for q in p} | {1.0})
+    fits = [t for t in ts if rates(t)[0] <= max_passed]
+    t = max(fits) if fits else ts[0]
+    passed, rejected = rates(t)
+    return {"threshold": t, "dev_harmful_passed": passed, "dev_good_rejected": rejected,
+            "n_dev": len(rows),
+            "selection": f"highest threshold passing at most {max_passed} of dev harmful replies"}
