@@ -152,10 +152,10 @@ def _clause_discount(clause: str, pos: int, whose: str, own_subject: bool, span:
         return "joking"
     if whose in ("self", "self-neg") and not own_subject:
         firsts = [x.end() for x in SELF.finditer(before)]
-        others = [x.end() for x in OTHERS.finditer(before)]
-        if others and (not firsts or max(others) > max(firsts)):
-            last = max(OTHERS.finditer(before), key=lambda x: x.end()).group(0)
-            return "said to the listener" if last.startswith("you") else "someone else"
+        others = list(OTHERS.finditer(before))
+        if others and (not firsts or others[-1].end() > max(firsts)):
+            return "said to the listener" if others[-1].group(0).startswith("you") \
+                else "someone else"
     return None
 
 

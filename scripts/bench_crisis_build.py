@@ -21,7 +21,7 @@ from crisis import build, thresholds
 from crisis import judge as judge_mod
 from crisis import scorer as scorer_mod
 from crisis.data import is_harmful, is_high, read_messages, read_replies
-from crisis.screen import assess_many
+from crisis.eval import screen_split
 
 
 def auc(scores: list[float], gold: list[bool]) -> float:
@@ -49,15 +49,13 @@ def measure_scorer(recipe: dict) -> dict:
     p = scorer.probabilities([r["messages"] for r in dev])
     chosen = thresholds.scorer_thresholds(scorer, dev)
     scorer.set_thresholds(chosen)  # the chosen threshold, not the search's last probe
-    guard = read_messages("guard")
-    pred = [a.level == "high" for a in assess_many([r["messages"] for r in guard], scorer)]
-    gold = [is_high(r) for r in guard]
+    guard = screen_split(read_messages("guard"), scorer)["layered"]["all"]
     return {"build_s": round(seconds, 1), "dev_auc": round(auc(p, [is_high(r) for r in dev]), 4),
             "screen_dev_recall": round(chosen["dev_recall"], 3),
             "screen_dev_fpr": round(chosen["dev_fpr"], 3),
             # guard rows were test splits, read already: choosing by them is disclosed
-            "screen_guard_recall": round(thresholds.rate(pred, gold, True), 3),
-            "screen_guard_fpr": round(thresholds.rate(pred, gold, False), 3)}
+            "screen_guard_recall": round(guard["recall"], 3),
+            "screen_guard_fpr": round(guard["fpr"], 3)}
 
 
 def measure_judge(recipe: dict) -> dict:
