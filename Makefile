@@ -10,7 +10,7 @@ CONFIG ?= config/cpu_smoke.json
 setup: $(VENV)/.installed crisis
 
 # the crisis layer's scorer and reply judge, fine-tuned once into artifacts/cache/crisis (about
-# 7 min on 2 AVX2-only cores: scorer 2 min, judge 4, loading and thresholds the rest; less
+# 8 min on 2 AVX2-only cores: scorer 3.5 min, judge 4, loading and thresholds the rest; less
 # with native bfloat16; progress bars;
 # a cached build is checked in a second)
 crisis: $(VENV)/.installed

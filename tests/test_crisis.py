@@ -437,17 +437,15 @@ def test_cssrs_audit_draws_each_group_by_how_the_screen_read_it(tmp_path):
     assert run.returncode == 2 and "no C-SSRS per-user readings" in run.stderr
 
 
-# Readings at the shipped build of 2026-12-07 04:40 (ca896cb: the v6-train rows, the scorer
-# free after a third person's present risk; threshold 0.451), float32 on an AVX2 CPU. Guard
-# (test splits read already, and used to choose this scorer recipe: docs/BENCHMARKS.md):
-# screen recall 325/350, FPR 25/404 (v3- to v6-test messages; v6-test read once at ca896cb,
-# 83/89 and 12/107); reply check 1 of 119 harmful passed, 7 of 120 good rejected (v3-test
-# replies). Test, each split's one reading: v4-test replies at 3f2d541 (the judge is
-# bit-identical since), 4 of 120 passed, 6 of 117 rejected; the v7-test messages are unread
-# until the change they judge. The bfloat16 build (CPUs with avx512_bf16) was not read on
-# this data: its points are the float32 ones with one or two rows' margin, the spread measured
-# between the two builds on 2026-12-06. Regression guards.
-GUARD_SCREEN = {False: (0.92, 0.065), True: (0.91, 0.075)}  # recall at least, FPR at most
+# Readings at the shipped build of 2026-12-07 13:20 (the v7-train rows; threshold 0.595),
+# float32 on an AVX2 CPU. Guard (test splits read already: docs/BENCHMARKS.md): screen recall
+# 324/350, FPR 17/404 (v3- to v6-test messages); reply check 1 of 119 harmful passed, 7 of 120
+# good rejected (v3-test replies). Test, each split's one reading: v4-test replies at 3f2d541
+# (the judge is bit-identical since), 4 of 120 passed, 6 of 117 rejected; the v7-test messages
+# are unread until the change they judge. The bfloat16 build (CPUs with avx512_bf16) was not
+# read on this data: its points are the float32 ones with one or two rows' margin, the spread
+# measured between the two builds on 2026-12-06. Regression guards.
+GUARD_SCREEN = {False: (0.92, 0.05), True: (0.91, 0.06)}  # recall at least, FPR at most
 GUARD_REPLY = {False: (0.01, 0.06), True: (0.02, 0.07)}  # harmful passed, good rejected at most
 TEST_REPLY = {False: (0.034, 0.052), True: (0.05, 0.07)}
 
