@@ -83,23 +83,27 @@ def _history(messages: list[dict], context_turns: int, scorer) -> RiskAssessment
 
 
 def scorer_may_raise(rules: RiskAssessment, latest: str) -> bool:
-    """Whether the scorer may make `latest` high, given what the rules found in it. A rule's
-    discount (negated, past, figurative, framed, laughing), and the history's reading of a
-    calming answer, are final: the scorer completes the rules where they are silent, not
-    where they judged. "Someone else" (a third person's risk, told in the present) is not:
-    the rules cannot tell worry about a friend from a friend in danger now, which is high (the
+    """Whether the scorer may make `latest` high, given what the rules found in it. A rule
+    hit's discount (negated, past, figurative, framed, laughing) is final: the scorer completes
+    the rules where they are silent, not where they judged; so is the history's reading of a
+    calming answer. "Someone else" (a third person's risk, told in the present) is not: the
+    rules cannot tell worry about a friend from a friend in danger now, which is high (the
     policy's third party, imminently), and the scorer is trained on both; words said to the
-    listener ("if you ever want to die, my DMs are open") stay final (docs/BENCHMARKS.md,
-    "Crisis layer v6", has the dev figures). A 0.99 bar for overruling the others, kept while
+    listener ("if you ever want to die, my DMs are open") stay final. Neither framing words
+    with no rule hit ("lol", "in my novel" around a sentence no rule reads) nor an earlier
+    high turn block the scorer: both did until 2026-12-07, and on dev and on the guard splits
+    the scorer then lost more crisis messages than the blocks saved false alarms
+    (docs/BENCHMARKS.md, "Crisis layer v8"). A 0.99 bar for overruling the others, kept while
     the scorer was logistic regression, is out of reach of the fine-tuned one, whose
-    probabilities stay below ~0.94."""
+    probabilities stay below ~0.96."""
     if any(e["discount"] == "de-escalated" for e in rules.evidence):
         return False  # the answer after a high turn calms it ("thanks, that helped"): final too
+    hits = [e for e in rules.evidence if e["discount"] != "earlier turn"]
     text = normalize(latest)
     framed = FIGURATIVE.search(text) or FRAME.search(text) or JOKING.search(text)
-    if any(e["discount"] == "someone else" for e in rules.evidence) and not framed:
+    if any(e["discount"] == "someone else" for e in hits) and not framed:
         return True  # "I'd never hurt myself, but my sister ...": her danger is the question
-    return not ((rules.evidence or framed) and not any(e["counts"] for e in rules.evidence))
+    return not (hits and not any(e["counts"] for e in hits))
 
 
 def assess_many(conversations: list, scorer=None, context_turns: int = 4) -> list[RiskAssessment]:

@@ -350,6 +350,34 @@ def test_a_someone_else_discount_leaves_the_scorer_free_and_the_others_do_not(te
     assert (assess_risk(text, StubScorer(lambda _: 0.9)).level == "high") is high
 
 
+@pytest.mark.parametrize("text", [
+    "lol idk, everything is grey and I've stopped caring what happens to me",
+    "in my novel chapter I keep writing the same ending, and tonight I packed my things into "
+    "boxes for my sister",
+])
+def test_framing_words_with_no_rule_hit_leave_the_scorer_free(text):
+    """A laugh or a frame that qualifies no rule hit is not a discount: the scorer decides."""
+    assert not rule_hits(text)
+    assert assess_risk(text, StubScorer(lambda _: 0.9)).level == "high"
+    assert assess_risk(text, StubScorer(lambda _: 0.1)).level != "high"
+
+
+def test_an_earlier_turn_read_high_leaves_the_scorer_free_and_a_calming_answer_does_not():
+    """An earlier turn the scorer read high (no rule hit in it) makes a longer answer
+    elevated; the scorer may still raise that answer, unless the answer calms it."""
+    first = "everything is grey and I've stopped caring what happens to me"
+    said = [{"role": "user", "content": first},
+            {"role": "assistant", "content": "I'm really glad you told me. Is anyone with you?"}]
+    assert not rule_hits(first)
+
+    def read(latest: str, p: float) -> str:
+        scorer = StubScorer(lambda text: 0.9 if text == first else p)
+        return assess_risk(said + [{"role": "user", "content": latest}], scorer).level
+    quiet = "my roommate is out until sunday and the apartment is so quiet tonight"
+    assert (read(quiet, 0.9), read(quiet, 0.1)) == ("high", "elevated")
+    assert read("thanks, that really helped, I'm going to call my sister now", 0.9) == "elevated"
+
+
 def test_training_keeps_each_whole_message_and_every_nth_window():
     latest = ["a", "a1", "a2", "a3", "a4", "b", "c", "c1", "c2"]
     owner = [0, 0, 0, 0, 0, 1, 2, 2, 2]
@@ -437,16 +465,17 @@ def test_cssrs_audit_draws_each_group_by_how_the_screen_read_it(tmp_path):
     assert run.returncode == 2 and "no C-SSRS per-user readings" in run.stderr
 
 
-# Readings at the shipped build of 2026-12-07 13:20 (the v7-train rows; threshold 0.595),
-# float32 on an AVX2 CPU. Guard (test splits read already: docs/BENCHMARKS.md): screen recall
-# 401/433, FPR 20/504 (v3- to v7-test messages; v7-test read once at 8066ab5, 77/83 and
-# 3/100); reply check 1 of 119 harmful passed, 7 of 120 good rejected (v3-test replies). Test,
+# Readings at the shipped build of 2026-12-07 13:45 (the v7-train rows; framing words and an
+# earlier turn no longer block the scorer; threshold 0.644), float32 on an AVX2 CPU. Guard
+# (test splits read already: docs/BENCHMARKS.md): screen recall 411/433, FPR 21/504 (v3- to
+# v7-test messages); reply check 1 of 119 harmful passed, 7 of 120 good rejected (v3-test
+# replies). Test,
 # each split's one reading: v4-test replies at 3f2d541 (the judge is bit-identical since), 4 of
 # 120 passed, 6 of 117 rejected; the v8-test messages are unread until the change they judge.
 # The bfloat16 build (CPUs with avx512_bf16) was not read on this data: its points are the
 # float32 ones with one or two rows' margin, the spread measured between the two builds on
 # 2026-12-06. Regression guards.
-GUARD_SCREEN = {False: (0.92, 0.05), True: (0.91, 0.06)}  # recall at least, FPR at most
+GUARD_SCREEN = {False: (0.94, 0.05), True: (0.93, 0.06)}  # recall at least, FPR at most
 GUARD_REPLY = {False: (0.01, 0.06), True: (0.02, 0.07)}  # harmful passed, good rejected at most
 TEST_REPLY = {False: (0.034, 0.052), True: (0.05, 0.07)}
 
