@@ -4,9 +4,10 @@
 level (none | elevated | high), the categories and the evidence (every rule hit, counted or
 discounted and why, and the scorer's probability). High when a rule hit counts (crisis/rules.py:
 explicit signals, discounts scoped to their clause), when the learned scorer's probability
-reaches its threshold (crisis/scorer.py), or when a short answer follows a high-risk turn. The
-scorer is passed in (None: the rules alone); crisis/guard.py holds the loaded one. The
-labelling policy is docs/CRISIS_POLICY.md. A screen, not a clinical instrument.
+reaches its threshold and no discount blocks it (`scorer_may_raise`), or when a short answer
+follows a high-risk turn. The scorer is passed in (None: the rules alone); crisis/guard.py
+holds the loaded one. The labelling policy is docs/CRISIS_POLICY.md. A screen, not a clinical
+instrument.
 
     python -m crisis.eval
 """
@@ -89,11 +90,13 @@ def scorer_may_raise(rules: RiskAssessment, latest: str) -> bool:
     calming answer. "Someone else" (a third person's risk, told in the present) is not: the
     rules cannot tell worry about a friend from a friend in danger now, which is high (the
     policy's third party, imminently), and the scorer is trained on both; words said to the
-    listener ("if you ever want to die, my DMs are open") stay final. Neither framing words
-    with no rule hit ("lol", "in my novel" around a sentence no rule reads) nor an earlier
-    high turn block the scorer: both did until 2026-12-07, and on dev and on the guard splits
-    the scorer then lost more crisis messages than the blocks saved false alarms
-    (docs/BENCHMARKS.md, "Crisis layer v8"). A 0.99 bar for overruling the others, kept while
+    listener ("if you ever want to die, my DMs are open") stay final. Framing words with no
+    rule hit ("lol", "in my novel" around a sentence no rule reads) and the context entry of
+    an earlier turn read high do not block the scorer: both did until 2026-12-07, and on dev
+    and on the guard splits the scorer then lost more crisis messages than the blocks saved
+    false alarms (docs/BENCHMARKS.md, "Crisis layer v8"). Still blocking, as before: the
+    earlier turn's own discounted rule hits, which the history carries in the evidence, and,
+    in a third person's case, a framing word anywhere in the latest message. A 0.99 bar for overruling the others, kept while
     the scorer was logistic regression, is out of reach of the fine-tuned one, whose
     probabilities stay below ~0.96."""
     if any(e["discount"] == "de-escalated" for e in rules.evidence):
