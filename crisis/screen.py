@@ -96,9 +96,9 @@ def scorer_may_raise(rules: RiskAssessment, latest: str) -> bool:
     and on the guard splits the scorer then lost more crisis messages than the blocks saved
     false alarms (docs/BENCHMARKS.md, "Crisis layer v8"). Still blocking, as before: the
     earlier turn's own discounted rule hits, which the history carries in the evidence, and,
-    in a third person's case, a framing word anywhere in the latest message. A 0.99 bar for overruling the others, kept while
-    the scorer was logistic regression, is out of reach of the fine-tuned one, whose
-    probabilities stay below ~0.96."""
+    in a third person's case, a framing word anywhere in the latest message. A 0.99 bar for
+    overruling the others, kept while the scorer was logistic regression, is out of reach of
+    the fine-tuned one, whose probabilities stay below ~0.96."""
     if any(e["discount"] == "de-escalated" for e in rules.evidence):
         return False  # the answer after a high turn calms it ("thanks, that helped"): final too
     hits = [e for e in rules.evidence if e["discount"] != "earlier turn"]

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import json
 import os
 import sys
 
 from config_load import load_config
 from eq_bench import COMPLETION_TOKENS, transform_prompt_v2
 from evaluation import head_rows, held_out_data, perplexity_rows
-from exports import set_name
+from exports import export_path, set_name
+from files import read_jsonl
 from generation import render_prompt_ids
 from loading import load_for_inference
 from scripts.bench_eval import decode_floor, forward_floor
@@ -96,11 +96,6 @@ def generation_floor(rates: Rates, calls: list[list[tuple[int, int]]], batch: in
     return total
 
 
-def read_export(path: str) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def reply_steps(tok, text: str, cap: int) -> int:
     """Decode steps a reply took: its tokens and the stop token, at most the cap."""
     return min(len(tok(text, add_special_tokens=False).input_ids) + 1, cap)
@@ -113,7 +108,7 @@ def prompt_set_calls(cfg, friend, path: str, model: str) -> list[list[tuple[int,
     read for a fine-tuned one) and the note it adds to the system prompt are left out: the
     floor is of the replies."""
     tok, cap = friend.tokenizer, cfg.eval.max_new_tokens
-    rows = read_export(os.path.join(cfg.run_dir, "exports", f"{set_name(path)}__{model}.jsonl"))
+    rows = read_jsonl(export_path(cfg.run_dir, set_name(path), model))
     rounds: list[list[tuple[int, int]]] = []
     for r in rows:
         n = len(render_prompt_ids(tok, [{"role": "system", "content": cfg.data.system_prompt}]
@@ -134,7 +129,7 @@ def eq_bench_calls(cfg, friend, model: str) -> list[list[tuple[int, int]]]:
     """EQ-Bench attempts of one model: attempt k holds the items that reached it; the final
     attempt's length is the response's, earlier ones the cap."""
     tok = friend.tokenizer
-    rows = read_export(os.path.join(cfg.run_dir, "exports", f"eq_bench__{model}.jsonl"))
+    rows = read_jsonl(export_path(cfg.run_dir, "eq_bench", model))
     rounds: list[list[tuple[int, int]]] = [[] for _ in range(cfg.eval.eq_bench_attempts)]
     for r in rows:
         msgs = [{"role": "user", "content": transform_prompt_v2(r["prompt"])}]
@@ -154,7 +149,7 @@ def main() -> None:
     cfg = load_config(os.path.join(run, "config.json"), [
         f"output.root={os.path.dirname(run)}", f"output.run_name={os.path.basename(run)}"])
     friend = load_for_inference(cfg)
-    need = [os.path.join(cfg.run_dir, "exports", f"{name}__{m}.jsonl") for m in friend.models
+    need = [export_path(cfg.run_dir, name, m) for m in friend.models
             for name in [set_name(p) for p in cfg.eval.prompt_sets] + ["eq_bench"]]
     missing = [p for p in need if not os.path.isfile(p)]
     if missing:  # before minutes of measuring: the run must have finished eval and eq-bench
