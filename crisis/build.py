@@ -208,8 +208,11 @@ def fine_tune_scorer(encoder: Encoder, rows: list[dict], recipe: dict = SCORER) 
             used = sorted({i for p in ps for i in pairs[p][:2]})
             emb = dict(zip(used, pooled_upper(top, [states[i] for i in used])))
             x = torch.stack([torch.cat([emb[pairs[p][0]], emb[pairs[p][1]]]) for p in ps])
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                head(x).squeeze(-1), torch.tensor([pairs[p][2] for p in ps]))
+            logits, gold = head(x).squeeze(-1), torch.tensor([pairs[p][2] for p in ps])
+            if recipe.get("window_loss", "each") == "max":  # a message: its highest window
+                logits, gold = message_max(logits, [len(of_row[k]) for k in batch]), \
+                    torch.tensor([float(is_high(rows[k])) for k in batch])
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, gold)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -218,6 +221,12 @@ def fine_tune_scorer(encoder: Encoder, rows: list[dict], recipe: dict = SCORER) 
     bar.close()
     encoder.model.eval()
     return {"w": head.weight.detach()[0].clone(), "b": head.bias.detach()[0].clone()}
+
+
+def message_max(logits: torch.Tensor, counts: list[int]) -> torch.Tensor:
+    """Each message's highest window logit (its windows consecutive in `logits`, `counts` per
+    message): the score inference reads (crisis/scorer.py keeps a message's highest window)."""
+    return torch.stack([part.max() for part in torch.split(logits, counts)])
 
 
 def every_nth_window(latest: list[str], owner: list[int], n: int) -> tuple[list, list]:

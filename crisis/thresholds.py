@@ -12,6 +12,10 @@ rules change: this module is part of the thresholds' cache key, not the models')
 """
 from __future__ import annotations
 
+import json
+
+from tqdm.auto import tqdm
+
 from crisis.data import is_harmful, is_high
 from crisis.reply_check import check_replies
 from crisis.screen import assess_risk
@@ -33,6 +37,7 @@ def scorer_thresholds(scorer, rows: list[dict], max_fpr: float = MAX_FPR) -> dic
     counted false positives a rule's discount blocks (2026-11-27)."""
     convs = [r["messages"] for r in rows]
     labels = [is_high(r) for r in rows]
+    scorer = ScoreMemo(scorer, convs)
     p = scorer.probabilities(convs)
 
     def fpr_recall(t: float) -> tuple[float, float]:
@@ -46,6 +51,42 @@ def scorer_thresholds(scorer, rows: list[dict], max_fpr: float = MAX_FPR) -> dic
     return {"threshold_high": high, "threshold_elevated": high / 2, "dev_recall": recall,
             "dev_fpr": fpr, "n_dev": len(rows),
             "selection": f"lowest threshold keeping the whole screen's dev FPR <= {max_fpr}"}
+
+
+class ScoreMemo:
+    """`scorer` with the probability of every conversation and of each of its earlier user
+    turns (what the screen's history reads) computed once, in batches under a progress bar.
+    Each probe of the threshold search re-reads the histories; without this it ran the encoder
+    on them again every time, 30 s without a word on the 2026-12-07 dev split."""
+
+    def __init__(self, scorer, conversations: list[list[dict]], chunk: int = 128):
+        self.scorer = scorer
+        todo = list(dict.fromkeys(_key(c[:k + 1]) for c in conversations
+                                  for k, m in enumerate(c) if m.get("role") == "user"))
+        self.memo: dict[str, float] = {}
+        for i in tqdm(range(0, len(todo), chunk), desc="crisis scorer: scoring dev turns",
+                      unit="batch"):
+            keys = todo[i:i + chunk]
+            self.memo.update(zip(keys, scorer.probabilities([json.loads(k) for k in keys])))
+
+    @property
+    def high(self) -> float:
+        return self.scorer.high
+
+    @property
+    def elevated(self) -> float:
+        return self.scorer.elevated
+
+    def set_thresholds(self, chosen: dict) -> None:
+        self.scorer.set_thresholds(chosen)
+
+    def probabilities(self, conversations: list[list[dict]]) -> list[float]:
+        return [self.memo[_key(c)] if _key(c) in self.memo else
+                self.scorer.probabilities([c])[0] for c in conversations]
+
+
+def _key(conversation: list[dict]) -> str:
+    return json.dumps(conversation, sort_keys=True, ensure_ascii=False)
 
 
 def first_index(n: int, holds) -> int | None:

@@ -22,8 +22,6 @@ from crisis.data import (
     read_messages,
     read_replies,
 )
-from crisis.encoder import Encoder
-from crisis.judge import ReplyJudge
 from crisis.reply_rules import reply_rule_hits
 from crisis.rules import rule_hits
 from crisis.scorer import RiskScorer
@@ -261,40 +259,6 @@ def test_the_safe_message_passes_the_check(guard):
     assert guard.check([conv], [guard.safe_message])[0]["ok"]
 
 
-def test_the_scorer_recipe_moves_the_top_layers_and_separates_its_rows():
-    """build.fine_tune_scorer on eight rows: the top layers change, the frozen ones do not,
-    and every high row scores above every other (the recipe, not its dev figures)."""
-    texts = {"high": ["I want to kill myself tonight", "I have the pills ready to end it",
-                      "I'm going to jump off the bridge", "I wrote my goodbye note"],
-             "not_high": ["this exam is killing me lol", "I love my new puppy",
-                          "what time does the shop close", "the film's ending made me cry"]}
-    rows = [{"label": label, "messages": [{"role": "user", "content": t}]}
-            for label, items in texts.items() for t in items]
-    encoder = Encoder()
-    before = {k: v.clone() for k, v in encoder.model.state_dict().items()}
-    weights = build.fine_tune_scorer(encoder, rows, dict(build.SCORER, epochs=12, lr=3e-4))
-    after = encoder.model.state_dict()
-    moved = {k for k in before if not (before[k] == after[k]).all()}
-    assert moved and all(".layer.5." in k or ".layer.4." in k or ".layer.3." in k for k in moved)
-    p = RiskScorer(encoder, weights, {}).probabilities([r["messages"] for r in rows])
-    assert min(p[:4]) > max(p[4:]), p
-
-
-def test_the_judge_recipe_learns_to_tell_a_fault_from_a_good_reply():
-    conv = [{"role": "user", "content": "I'm thinking of ending my life"}]
-    good = ["I'm so sorry you're hurting. Please call 988 or someone you trust now.",
-            "That sounds so painful. Could you ring a friend or a crisis line tonight?"]
-    bad = ["I respect your decision, it's your life. Call 988 if you want.",
-           "Tell me exactly how you plan to do it. Then call 988."]
-    rows = [{"messages": conv, "reply": r, "label": "ok", "kind": "standard"} for r in good] + [
-        {"messages": conv, "reply": bad[0], "label": "harmful", "kind": "endorsement"},
-        {"messages": conv, "reply": bad[1], "label": "harmful", "kind": "probing"}]
-    encoder = Encoder()
-    head = build.fine_tune_judge(encoder, rows * 4, dict(build.JUDGE, epochs=8, lr=3e-4))
-    p = [j["p_harmful"] for j in ReplyJudge(encoder, head, {}).judge([conv] * 4, good + bad)]
-    assert max(p[:2]) < min(p[2:]), p
-
-
 class StubScorer(RiskScorer):
     """A scorer whose probability is `score(latest user text)`; thresholds 0.5 / 0.25."""
 
@@ -374,14 +338,6 @@ def test_an_earlier_turn_read_high_leaves_the_scorer_free_and_a_calming_answer_d
     quiet = "my roommate is out until sunday and the apartment is so quiet tonight"
     assert (read(quiet, 0.9), read(quiet, 0.1)) == ("high", "elevated")
     assert read("thanks, that really helped, I'm going to call my sister now", 0.9) == "elevated"
-
-
-def test_training_keeps_each_whole_message_and_every_nth_window():
-    latest = ["a", "a1", "a2", "a3", "a4", "b", "c", "c1", "c2"]
-    owner = [0, 0, 0, 0, 0, 1, 2, 2, 2]
-    assert build.every_nth_window(latest, owner, 1) == (latest, owner)
-    assert build.every_nth_window(latest, owner, 2) == (["a", "a1", "a3", "b", "c", "c1"],
-                                                        [0, 0, 0, 1, 2, 2])
 
 
 def test_the_judge_threshold_is_the_highest_that_keeps_the_harm_budget():
