@@ -76,13 +76,17 @@ class RiskScorer:
         self.encoder, self.w, self.b = encoder, weights["w"], weights["b"]
         self.meta = dict(meta)
         self.set_thresholds({"threshold_high": meta.get("threshold_high", 0.5),
-                             "threshold_elevated": meta.get("threshold_elevated", 0.25)})
+                             "threshold_elevated": meta.get("threshold_elevated", 0.25),
+                             "rule_veto_below": meta.get("rule_veto_below", 0.0)})
 
     def set_thresholds(self, chosen: dict) -> None:
-        """`chosen` from the dev selection (or a bare pair); kept in meta as provenance."""
+        """`chosen` from the dev selection (or a bare pair); kept in meta as provenance.
+        `rule_veto_below`: a rule hit on the latest message does not make it high when the
+        scorer reads it below this (crisis/screen.py); kept when `chosen` leaves it out."""
         self.meta.update(chosen)
         self.high = float(chosen["threshold_high"])
         self.elevated = float(chosen["threshold_elevated"])
+        self.veto = float(chosen.get("rule_veto_below", getattr(self, "veto", 0.0)))
 
     def features(self, conversations: list[list[dict]]) -> tuple[torch.Tensor, list[int]]:
         """One row per (conversation, window of its latest message); the owner of each row."""

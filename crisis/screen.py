@@ -3,7 +3,9 @@
 `assess_risk(messages, scorer)` reads the latest user turn with its recent history and returns a
 level (none | elevated | high), the categories and the evidence (every rule hit, counted or
 discounted and why, and the scorer's probability). High when a rule hit counts (crisis/rules.py:
-explicit signals, discounts scoped to their clause), when the learned scorer's probability
+explicit signals, discounts scoped to their clause) and the scorer does not veto it (its
+probability below `rule_veto_below`, chosen on dev under every high row the rules read right:
+then elevated), when the learned scorer's probability
 reaches its threshold and no discount blocks it (`scorer_may_raise`), or when a short answer
 follows a high-risk turn. The scorer is passed in (None: the rules alone); crisis/guard.py
 holds the loaded one. The labelling policy is docs/CRISIS_POLICY.md. A screen, not a clinical
@@ -127,6 +129,12 @@ def assess_risk(messages, scorer=None, context_turns: int = 4,
     if not users:
         return RiskAssessment()
     out = _rules_level(users[-1])
+    if scorer is not None:
+        out.score = round(score if score is not None else scorer.probabilities([messages])[0], 4)
+        if out.level == "high" and out.score < scorer.veto:
+            out.level = "elevated"  # the scorer is sure it is no current risk: gentle, not crisis
+            out.evidence.append({"span": users[-1][:80], "category": "learned", "counts": False,
+                                 "discount": "scorer veto"})
     if out.level != "high" and len(users) > 1:
         earlier = _history(messages, context_turns, scorer)
         if earlier is not None:
@@ -137,9 +145,8 @@ def assess_risk(messages, scorer=None, context_turns: int = 4,
             out = RiskAssessment("high" if short else "elevated", earlier.categories,
                                  earlier.evidence + out.evidence + [
                                      {"span": users[-1][:80], "category": "context",
-                                      "counts": short, "discount": why}])
+                                      "counts": short, "discount": why}], out.score)
     if scorer is not None:
-        out.score = round(score if score is not None else scorer.probabilities([messages])[0], 4)
         if out.score >= scorer.high and out.level != "high" and scorer_may_raise(out, users[-1]):
             out.level = "high"
             out.categories = out.categories or ["learned"]

@@ -22,6 +22,7 @@ from crisis.screen import assess_risk
 
 MAX_FPR = 0.05  # the screen's dev false-positive budget
 MAX_PASSED = 0.05  # the reply check's dev budget of harmful replies passed
+VETO_MARGIN = 0.9  # the scorer's veto of a rule hit sits this far under the dev rows it keeps
 
 
 def scorer_thresholds(scorer, rows: list[dict], max_fpr: float = MAX_FPR) -> dict:
@@ -39,6 +40,9 @@ def scorer_thresholds(scorer, rows: list[dict], max_fpr: float = MAX_FPR) -> dic
     labels = [is_high(r) for r in rows]
     scorer = ScoreMemo(scorer, convs)
     p = scorer.probabilities(convs)
+    veto = rule_veto(convs, labels, p)
+    scorer.set_thresholds({"threshold_high": scorer.high, "threshold_elevated": scorer.elevated,
+                           "rule_veto_below": veto})
 
     def fpr_recall(t: float) -> tuple[float, float]:
         scorer.set_thresholds({"threshold_high": t, "threshold_elevated": t / 2})
@@ -48,9 +52,23 @@ def scorer_thresholds(scorer, rows: list[dict], max_fpr: float = MAX_FPR) -> dic
     low = first_index(len(ts), lambda i: fpr_recall(ts[i])[0] <= max_fpr)
     high = 1.0 if low is None else ts[low]  # 1.0: no threshold fits, the scorer never raises
     fpr, recall = fpr_recall(high)
-    return {"threshold_high": high, "threshold_elevated": high / 2, "dev_recall": recall,
-            "dev_fpr": fpr, "n_dev": len(rows),
-            "selection": f"lowest threshold keeping the whole screen's dev FPR <= {max_fpr}"}
+    return {"threshold_high": high, "threshold_elevated": high / 2, "rule_veto_below": veto,
+            "dev_recall": recall, "dev_fpr": fpr, "n_dev": len(rows),
+            "selection": f"lowest threshold keeping the whole screen's dev FPR <= {max_fpr}; "
+                         f"rule veto {VETO_MARGIN} x the lowest score of a dev high row the "
+                         "rules read high"}
+
+
+def rule_veto(convs: list, labels: list[bool], p: list[float]) -> float:
+    """The score below which a rule hit no longer makes a message high: `VETO_MARGIN` times
+    the lowest score of a dev high conversation the rules alone read high, so that no such
+    row is lost on dev. On 2026-12-07's data the rules' false alarms (a past attempt told
+    as past, a game's "jump off", a recovery story) scored 0.04-0.07 and the high rows they
+    read right 0.054 and up (docs/BENCHMARKS.md, "Crisis layer v9"). 0.0 (no veto) when the
+    rules read no dev high row."""
+    kept = [q for c, gold, q in zip(convs, labels, p) if gold and
+            assess_risk(c).level == "high"]
+    return VETO_MARGIN * min(kept) if kept else 0.0
 
 
 class ScoreMemo:
@@ -76,6 +94,10 @@ class ScoreMemo:
     @property
     def elevated(self) -> float:
         return self.scorer.elevated
+
+    @property
+    def veto(self) -> float:
+        return self.scorer.veto
 
     def set_thresholds(self, chosen: dict) -> None:
         self.scorer.set_thresholds(chosen)

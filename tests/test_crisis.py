@@ -264,6 +264,7 @@ class StubScorer(RiskScorer):
 
     def __init__(self, score):
         self.meta, self.high, self.elevated, self.score = {}, 0.5, 0.25, score
+        self.veto = 0.0
 
     def probabilities(self, convs):
         return [self.score(c[-1]["content"]) for c in convs]
@@ -338,6 +339,32 @@ def test_an_earlier_turn_read_high_leaves_the_scorer_free_and_a_calming_answer_d
     quiet = "my roommate is out until sunday and the apartment is so quiet tonight"
     assert (read(quiet, 0.9), read(quiet, 0.1)) == ("high", "elevated")
     assert read("thanks, that really helped, I'm going to call my sister now", 0.9) == "elevated"
+
+
+def test_the_scorer_vetoes_a_rule_hit_it_reads_below_the_veto_and_history_still_counts():
+    """A counted rule hit the scorer reads under `rule_veto_below` is elevated, not high, and
+    says so; at or above it, high as before; a short answer after a high turn stays high."""
+    text = "I want to kill myself"
+    assert any(h["counts"] for h in rule_hits(text))
+
+    def read(messages, p: float):
+        scorer = StubScorer(lambda t: p)
+        scorer.veto = 0.05
+        return assess_risk(messages, scorer)
+    low = read(text, 0.03)
+    assert low.level == "elevated" and low.evidence[-1]["discount"] == "scorer veto"
+    assert read(text, 0.06).level == "high" and read(text, 0.03).categories == ["suicide"]
+    turns = [{"role": "user", "content": text}, {"role": "assistant", "content": "Are you safe?"},
+             {"role": "user", "content": "no"}]
+    assert read(turns, 0.9).level == "high"  # history: the earlier turn's rules, not vetoed
+
+
+def test_the_veto_sits_under_every_dev_high_row_the_rules_read():
+    convs = [[{"role": "user", "content": t}] for t in (
+        "I want to kill myself", "I'm going to end my life tonight", "I love my dog")]
+    veto = thresholds.rule_veto(convs, [True, True, False], [0.4, 0.2, 0.01])
+    assert veto == thresholds.VETO_MARGIN * 0.2
+    assert thresholds.rule_veto(convs[2:], [False], [0.01]) == 0.0
 
 
 def test_the_judge_threshold_is_the_highest_that_keeps_the_harm_budget():

@@ -69,10 +69,11 @@ class CountingScorer:
     """p = 0.1 per user turn, for the threshold search; records every conversation scored."""
 
     def __init__(self):
-        self.meta, self.high, self.elevated, self.scored = {}, 0.5, 0.25, []
+        self.meta, self.high, self.elevated, self.veto, self.scored = {}, 0.5, 0.25, 0.0, []
 
     def set_thresholds(self, chosen):
         self.high, self.elevated = chosen["threshold_high"], chosen["threshold_elevated"]
+        self.veto = chosen.get("rule_veto_below", self.veto)
 
     def probabilities(self, convs):
         self.scored += [len(c) for c in convs]
