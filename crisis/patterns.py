@@ -18,7 +18,8 @@ SLANG = [  # (pattern, replacement), applied in order after lowercasing
     (r"\bs[u*]ic[i*]de\b", "suicide"), (r"\bctb\b|\bcatch(ing)? the bus\b", "kill myself"),
     (r"\bo\.?d\b|\bod'?(ing|ed|'d)?\b", "overdose"), (r"\b(tn|2nite|tonite)\b", "tonight"),
     (r"\brn\b", "right now"), (r"\bwanna\b", "want to"), (r"\bgonna\b", "going to"),
-    (r"\btryna\b", "trying to"), (r"\bgotta\b", "have to"), (r"\bim\b", "i'm"),
+    (r"\btryna\b", "trying to"), (r"\b(look|think|feel|go|seem|sound|plann|want|talk)in\b",
+                                   r"\1ing"), (r"\bbout\b", "about"), (r"\bgotta\b", "have to"), (r"\bim\b", "i'm"),
     (r"\bive\b", "i've"), (r"\bill\b(?= (be|do|end|kill|never))", "i'll"),
     (r"\bdont\b", "don't"), (r"\bcant\b", "can't"), (r"\bwont\b", "won't"),
     (r"\bdidnt\b", "didn't"), (r"\b(does|is|was|have|has|would|could|should|are|were)nt\b",
@@ -45,14 +46,15 @@ _RULES = [
                 r"seems like|would be) the (only|best (way|option|answer|choice))\b|"
                 r"\b(?<!about )suicide('s| is)? (looking|sounding|seems|seeming|feels|feeling) "
                 r"(so |really |pretty |real |kinda |kind of |more and more )?(good|better|nice|"
-                r"tempting|appealing|like (an|the) (option|answer|way out))\b|"
+                r"tempting|appealing|like (an|the) (only )?(option|answer|way out))\b|"
                 r"\bsuicidal again\b|\b(my|i have|i've had|i get|i'm having|i keep having|"
                 r"been having|struggling with) suicidal thoughts\b|\bsuicidal thoughts (again|"
                 r"are back|keep|won't|are getting)\b", "self"),
     # a bare "suicidal thoughts lie to you" is a supporter's generality, not an owner's risk
     ("suicide", r"\b(want|going|plan\w*|ready|decided|need|trying) (to )?(go |commit )?suicide\b|"
                 r"\babout to (commit )?suicide\b", "self"),
-    ("suicide", r"\b(want|wants|wanted|wish|going|plan\w*|ready|need|deserve|decided|about)( to)?" + F +
+    ("suicide", r"\b(want|wants|wanted|wish|going|plan\w*|ready|need|deserve|decided|about|"
+                r"would like|i'd like)( to)?" + F +
                 r" (to )?die\b", "self"),
     ("suicide", r"\b(rather|better off|wish i (was|were)|want to be|wish i was|better i am|"
                 r"better if i (was|were|am))( be)?" + F + r" dead\b", "self"),
@@ -73,7 +75,8 @@ _RULES = [
                 r"happier)\b.{0,40}\bif i (just )?(wasn't|weren't|was not|were not|am not|"
                 r"disappeared|didn't exist)\b|\bnot existing\b", "self-neg"),
     ("suicide", r"\b(don't|do not|dont|no longer|not|am not) (really )?(want|"
-                r"wanting) (to )?(be alive|live|exist|be here|wake up|live more)\b|"
+                r"wanting|wish|wishing) (to )?(be alive|live(?! (in|with|near|at|on|there|abroad|"
+                r"together|alone|by)\b)|exist|be here|wake up|live more)\b|"
                 r"\bnot want to live\b|\bwish(ing)? i (wasn't|weren't|was not) alive\b", "self-neg"),
     # "in the end, it ..." and a question put to someone else ("why end it?") are not intent
     ("suicide", r"(?<!\bthe )(?<!\bwhy )\bend (it|it all|everything|things)\b(?! with)|"
@@ -202,7 +205,8 @@ _RULES = [
                        r"stepdad|friend|coworker|colleague|family|classmates?)|his|everyone|"
                        r"people|someone|the (kids|school|office|building|class|guy|man|woman|new)|"
                        r"kids|children|baby|newborn|school|office|work|house|building|boss|"
-                       r"stepdad|roommate's|wife|husband|ex|mum|mom|dad|brother|sister)\b", "other-intent"),
+                       r"stepdad|roommate's|wife|husband|ex|mum|mom|dad|brother|sister|"
+                       r"(old |my )?workplace)\b", "other-intent"),
     ("harm to others", r"\bshoot(ing)? up (my|the) (school|work|office)\b|\b(bring|"
                        r"bringing)\b.{0,15}\b(knife|gun|rifle|weapon)\b.{0,15}\b(to|work|"
                        r"school)\b|\bmake (them|him|her|everyone) (all )?pay\b|\bi'll kill\b", "other-intent"),
