@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from evaluation import (
     load_prompt_set,
     reply_perplexity,
 )
-from generation import last_prompt_states
+from generation import Heartbeat, last_prompt_states
 from loading import load_for_inference
 
 SETS = {n: os.path.join(ROOT, "prompts", f"{n}.jsonl")
@@ -168,3 +169,24 @@ def test_one_shared_pass_gives_the_separate_passes_heads_and_perplexity(tiny_run
             m = classification_metrics([r[f"{name}_label"] for r in rows],
                                        head(pooled).argmax(-1).tolist(), head.labels)
             assert heads[name]["confusion"] == m["confusion"] and heads[name]["n"] == len(rows)
+
+
+class CountingBar:
+    def __init__(self, disable=False):
+        self.disable, self.refreshed = disable, 0
+
+    def refresh(self):
+        self.refreshed += 1
+
+
+def test_a_heartbeat_redraws_the_bar_while_a_long_call_runs_and_stops_after():
+    bar = CountingBar()
+    with Heartbeat(bar, every=0.05):
+        time.sleep(0.3)  # a prefill with no decode step yet
+    beats = bar.refreshed
+    time.sleep(0.15)
+    assert beats >= 3 and bar.refreshed == beats  # redrawn during the call, not after
+    quiet = CountingBar(disable=True)
+    with Heartbeat(quiet, every=0.01):
+        time.sleep(0.05)
+    assert quiet.refreshed == 0  # a disabled bar (streamed chat, serve) stays untouched
