@@ -33,7 +33,8 @@ SAFETY_QUESTION = re.compile(r"\bare you safe\b|\b(have|got) a plan\b|\b(thinkin
 NOT_SAFE = re.compile(r"^(no|nope|not really|not sure|i don't know|i'm not|not at all|no i'm "
                       r"not)\b")
 DEESCALATING = re.compile(r"\b(thanks|thank you|better|helped|calmer|i'm (ok|okay|fine|safe)|"
-                          r"(not going to|i won't) (do|hurt|try|act on)|won't do (it|anything)|just (kidding|joking)|feel(ing)? (a bit )?better|"
+                          r"(not going to|i won't) (do|hurt|try|act on)|won't do (it|anything)|"
+                          r"just (kidding|joking)|feel(ing)? (a bit )?better|"
                           r"here with me)\b")
 AFFIRM = re.compile(r"^(yes|yeah|yep|yup|ya|i do|maybe|kind of|sort of|probably|i think so|"
                     r"tonight|soon|always)\b")
