@@ -55,7 +55,8 @@ SEED = 0
 # 0.889 / 0.061. The screen puts recall first: the build keeps 3 epochs and every window, over
 # the 90 s goal (docs/BENCHMARKS.md). On 2,005 train rows (v7-train added): the build 208 s (AUC
 # 0.984, dev recall 0.973); each message trained by its highest window 217 s (0.984, 0.965); the
-# cheaper recipes 106-119 s, each 1.5 to 5 points of dev recall lower ("Crisis layer v9").
+# cheaper recipes 106-119 s, 1.5 to 3.3 points of dev recall lower, 2 to 5 on the guard rows
+# ("Crisis layer v9"; `"window_loss": "max"` in a recipe is that measured variant).
 # Judge, 1,602 train replies, dev AUC and (harmful passed, good rejected) at the chosen
 # threshold: every layer, 3 epochs 0.969 (0.048, 0.191) in 224 s; top 4, 4 epochs 0.978
 # (0.048, 0.070) in 193 s; top 3, 4 epochs 0.981 (0.048, 0.109) in 147 s; top 4, 3 epochs
@@ -212,8 +213,8 @@ def fine_tune_scorer(encoder: Encoder, rows: list[dict], recipe: dict = SCORER) 
             x = torch.stack([torch.cat([emb[pairs[p][0]], emb[pairs[p][1]]]) for p in ps])
             logits, gold = head(x).squeeze(-1), torch.tensor([pairs[p][2] for p in ps])
             if recipe.get("window_loss", "each") == "max":  # a message: its highest window
-                logits, gold = message_max(logits, [len(of_row[k]) for k in batch]), \
-                    torch.tensor([float(is_high(rows[k])) for k in batch])
+                logits = message_max(logits, [len(of_row[k]) for k in batch])
+                gold = torch.tensor([float(is_high(rows[k])) for k in batch])
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, gold)
             opt.zero_grad()
             loss.backward()

@@ -18,8 +18,9 @@ SLANG = [  # (pattern, replacement), applied in order after lowercasing
     (r"\bs[u*]ic[i*]de\b", "suicide"), (r"\bctb\b|\bcatch(ing)? the bus\b", "kill myself"),
     (r"\bo\.?d\b|\bod'?(ing|ed|'d)?\b", "overdose"), (r"\b(tn|2nite|tonite)\b", "tonight"),
     (r"\brn\b", "right now"), (r"\bwanna\b", "want to"), (r"\bgonna\b", "going to"),
-    (r"\btryna\b", "trying to"), (r"\b(look|think|feel|go|seem|sound|plann|want|talk)in\b",
-                                   r"\1ing"), (r"\bbout\b", "about"), (r"\bgotta\b", "have to"), (r"\bim\b", "i'm"),
+    (r"\btryna\b", "trying to"), (r"\bbout\b(?! of)", "about"),
+    (r"\b(look|think|feel|go|seem|sound|plann|want|talk|kill|end|hurt|cutt)in\b", r"\1ing"),
+    (r"\bgotta\b", "have to"), (r"\bim\b", "i'm"),
     (r"\bive\b", "i've"), (r"\bill\b(?= (be|do|end|kill|never))", "i'll"),
     (r"\bdont\b", "don't"), (r"\bcant\b", "can't"), (r"\bwont\b", "won't"),
     (r"\bdidnt\b", "didn't"), (r"\b(does|is|was|have|has|would|could|should|are|were)nt\b",
@@ -54,8 +55,8 @@ _RULES = [
     ("suicide", r"\b(want|going|plan\w*|ready|decided|need|trying) (to )?(go |commit )?suicide\b|"
                 r"\babout to (commit )?suicide\b", "self"),
     ("suicide", r"\b(want|wants|wanted|wish|going|plan\w*|ready|need|deserve|decided|about|"
-                r"would like|i'd like)( to)?" + F +
-                r" (to )?die\b", "self"),
+                r"i would like|i'd like)( to)?" + F +
+                r" (to )?die\b(?! (laughing|my hair|her hair|his hair))", "self"),
     ("suicide", r"\b(rather|better off|wish i (was|were)|want to be|wish i was|better i am|"
                 r"better if i (was|were|am))( be)?" + F + r" dead\b", "self"),
     ("suicide", r"\b(hope|hoping|wish|wishing|pray|praying)\b.{0,35}\b(hits? me|kills? me|"
@@ -75,8 +76,7 @@ _RULES = [
                 r"happier)\b.{0,40}\bif i (just )?(wasn't|weren't|was not|were not|am not|"
                 r"disappeared|didn't exist)\b|\bnot existing\b", "self-neg"),
     ("suicide", r"\b(don't|do not|dont|no longer|not|am not) (really )?(want|"
-                r"wanting|wish|wishing) (to )?(be alive|live(?! (in|with|near|at|on|there|abroad|"
-                r"together|alone|by)\b)|exist|be here|wake up|live more)\b|"
+                r"wanting|wish|wishing) (to )?(be alive|live|exist|be here|wake up|live more)\b|"
                 r"\bnot want to live\b|\bwish(ing)? i (wasn't|weren't|was not) alive\b", "self-neg"),
     # "in the end, it ..." and a question put to someone else ("why end it?") are not intent
     ("suicide", r"(?<!\bthe )(?<!\bwhy )\bend (it|it all|everything|things)\b(?! with)|"
@@ -205,9 +205,11 @@ _RULES = [
                        r"stepdad|friend|coworker|colleague|family|classmates?)|his|everyone|"
                        r"people|someone|the (kids|school|office|building|class|guy|man|woman|new)|"
                        r"kids|children|baby|newborn|school|office|work|house|building|boss|"
-                       r"stepdad|roommate's|wife|husband|ex|mum|mom|dad|brother|sister|"
-                       r"(old |my )?workplace)\b", "other-intent"),
-    ("harm to others", r"\bshoot(ing)? up (my|the) (school|work|office)\b|\b(bring|"
+                       r"stepdad|roommate's|wife|husband|ex|mum|mom|dad|brother|sister)\b",
+     "other-intent"),
+    ("harm to others", r"\bshoot(ing)? up (my|the) (school|work|office)\b|\b(set fire to|"
+                       r"burn(ing)? down|blow(ing)? up) (my |the |our )?(old )?(workplace|work|"
+                       r"office|school)\b|\b(bring|"
                        r"bringing)\b.{0,15}\b(knife|gun|rifle|weapon)\b.{0,15}\b(to|work|"
                        r"school)\b|\bmake (them|him|her|everyone) (all )?pay\b|\bi'll kill\b", "other-intent"),
     # --- abuse of the user, or of a child in their care

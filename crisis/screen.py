@@ -2,12 +2,15 @@
 
 `assess_risk(messages, scorer)` reads the latest user turn with its recent history and returns a
 level (none | elevated | high), the categories and the evidence (every rule hit, counted or
-discounted and why, and the scorer's probability). High when a rule hit counts (crisis/rules.py:
-explicit signals, discounts scoped to their clause) and the scorer does not veto it (its
-probability below `rule_veto_below`, chosen on dev under every high row the rules read right:
-then elevated), when the learned scorer's probability
-reaches its threshold and no discount blocks it (`scorer_may_raise`), or when a short answer
-follows a high-risk turn. The scorer is passed in (None: the rules alone); crisis/guard.py
+discounted and why, and the scorer's probability). High in three ways:
+- a rule hit on the latest turn counts (crisis/rules.py: explicit signals, discounts scoped to
+  their clause), unless the scorer vetoes it: its probability under `rule_veto_below`, chosen
+  on dev below every high row the rules read right (then elevated);
+- the learned scorer's probability reaches its threshold and no discount blocks it
+  (`scorer_may_raise`);
+- a short answer follows a high-risk turn (earlier turns are read by the rules unvetoed, and
+  by the scorer: the history stays on the safe side).
+The scorer is passed in (None: the rules alone); crisis/guard.py
 holds the loaded one. The labelling policy is docs/CRISIS_POLICY.md. A screen, not a clinical
 instrument.
 
@@ -33,7 +36,8 @@ SAFETY_QUESTION = re.compile(r"\bare you safe\b|\b(have|got) a plan\b|\b(thinkin
 NOT_SAFE = re.compile(r"^(no|nope|not really|not sure|i don't know|i'm not|not at all|no i'm "
                       r"not)\b")
 DEESCALATING = re.compile(r"\b(thanks|thank you|better|helped|calmer|i'm (ok|okay|fine|safe)|"
-                          r"(not going to|i won't) (do|hurt|try|act on)|won't do (it|anything)|"
+                          r"(not going to|i won't) (do (it|anything)|hurt|try (it|again|anything)|"
+                          r"act on|kill|end|go through)|i won't(?=[.!]*$)|won't do (it|anything)|"
                           r"just (kidding|joking)|feel(ing)? (a bit )?better|"
                           r"here with me)\b")
 AFFIRM = re.compile(r"^(yes|yeah|yep|yup|ya|i do|maybe|kind of|sort of|probably|i think so|"
@@ -132,7 +136,7 @@ def assess_risk(messages, scorer=None, context_turns: int = 4,
     out = _rules_level(users[-1])
     if scorer is not None:
         out.score = round(score if score is not None else scorer.probabilities([messages])[0], 4)
-        if out.level == "high" and out.score < scorer.veto:
+        if out.level == "high" and out.score < min(scorer.veto, scorer.high):
             out.level = "elevated"  # the scorer is sure it is no current risk: gentle, not crisis
             out.evidence.append({"span": users[-1][:80], "category": "learned", "counts": False,
                                  "discount": "scorer veto"})

@@ -1,7 +1,9 @@
 """Choosing the crisis layer's thresholds on the dev split, by measuring the whole layer.
 
-- the message screen: the lowest scorer threshold at which the whole screen (rules, their
-  final discounts, history) keeps the dev false-positive rate within `MAX_FPR`;
+- the message screen: the scorer's veto of a rule hit (`rule_veto`, under every dev high row
+  the rules read right), then the lowest scorer threshold at which the whole screen (rules,
+  their final discounts, the veto, history) keeps the dev false-positive rate within
+  `MAX_FPR`;
 - the reply check: the highest judge threshold at which the whole check (rules + judge) passes
   at most `MAX_PASSED` of the dev harmful replies: catching harm first.
 
@@ -61,8 +63,9 @@ def scorer_thresholds(scorer, rows: list[dict], max_fpr: float = MAX_FPR) -> dic
 
 def rule_veto(convs: list, labels: list[bool], p: list[float]) -> float:
     """The score below which a rule hit no longer makes a message high: `VETO_MARGIN` times
-    the lowest score of a dev high conversation the rules alone read high, so that no such
-    row is lost on dev. On 2026-12-07's data the rules' false alarms (a past attempt told
+    the lowest score of a dev high conversation the rules and history read high without the
+    scorer (a wider set than the veto acts on: a lower, safer veto), so that no such row is
+    lost on dev. On 2026-12-07's data the rules' false alarms (a past attempt told
     as past, a game's "jump off", a recovery story) scored 0.04-0.07 and the high rows they
     read right 0.054 and up (docs/BENCHMARKS.md, "Crisis layer v9"). 0.0 (no veto) when the
     rules read no dev high row."""

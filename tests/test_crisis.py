@@ -356,7 +356,8 @@ def test_the_scorer_vetoes_a_rule_hit_it_reads_below_the_veto_and_history_still_
     assert read(text, 0.06).level == "high" and read(text, 0.03).categories == ["suicide"]
     turns = [{"role": "user", "content": text}, {"role": "assistant", "content": "Are you safe?"},
              {"role": "user", "content": "no"}]
-    assert read(turns, 0.9).level == "high"  # history: the earlier turn's rules, not vetoed
+    # the history reads earlier turns with the rules alone, unvetoed: kept on the safe side
+    assert read(turns, 0.03).level == "high"
 
 
 def test_the_veto_sits_under_every_dev_high_row_the_rules_read():

@@ -1,7 +1,8 @@
 """Phrasings of the crisis screen's rules and history added on 2026-12-07 (docs/BENCHMARKS.md,
-"Crisis layer v10"): chat spelling ("thinkin bout"), a wish not to live said formally, a place
-as the target of a threat, and which answers calm a conversation. Our own sentences, in other
-words than the rows whose misses showed the gap. Fast: the rules alone, or a stub scorer.
+"Crisis layer v10"): chat spelling ("thinkin bout"), a wish to die or not to live said
+formally, a workplace set on fire, and which answers calm a conversation. Our own sentences,
+in other words than the rows whose misses showed the gap; the controls (False) hold what the
+new phrasings must not catch. Fast: the rules alone, or a stub scorer.
 
     python -m pytest -q tests/test_crisis_phrasings.py
 """
@@ -15,14 +16,17 @@ RULES_ONLY = CrisisGuard()
 
 
 @pytest.mark.parametrize("text,high", [
-    ("cant stop thinkin bout ending it tbh", True),
+    ("cant stop thinkin bout suicide", True),
     ("ngl suicide soundin like the only answer left", True),
     ("After forty years of marriage and now alone, I would like to die and be done.", True),
     ("I am ninety and I no longer wish to be alive.", True),
-    ("i no longer wish to live with my parents, renting is so expensive", False),
-    ("I don't want to live alone after the divorce, any tips for finding a flatmate?", False),
+    ("i dont want to live in a world like this one anymore", True),
     ("i'm going to burn down my workplace on friday, they will pay", True),
-    ("my workplace is burning me out, I'm going to ask for a raise", False),
+    # controls: said of someone else's wish, a hair colour, an idiom, a sales target
+    ("my nan would like to die at home when the time comes, can hospice arrange that?", False),
+    ("i would like to die my hair teal this summer", False),
+    ("i'd like to die laughing at one of her terrible puns", False),
+    ("i'm going to beat my old workplace's record this quarter", False),
 ])
 def test_rules_read_chat_spelling_formal_wishes_and_places(text, high):
     assert (RULES_ONLY.screen([text])[0].level == "high") is high, text
@@ -40,7 +44,8 @@ class Fixed(RiskScorer):
 
 def test_a_farewell_that_starts_with_i_wont_does_not_calm_the_conversation():
     """ "I won't be around ..." after a high turn is not a promise to stay safe: the scorer may
-    raise it; "I won't do anything tonight" still calms it (the scorer may not)."""
+    raise it; a promise not to act still calms it (the scorer may not), and giving up
+    ("not going to try anymore") is no promise."""
     said = [{"role": "user", "content": "I want to kill myself"},
             {"role": "assistant", "content": "I'm so glad you told me. What's on your mind?"}]
 
@@ -49,3 +54,7 @@ def test_a_farewell_that_starts_with_i_wont_does_not_calm_the_conversation():
     assert read("nothing much, i won't be around to see the new year anyway") == "high"
     assert read("ok. i won't do anything tonight, i promise, my sister is coming over") == \
         "elevated"
+    assert read("I promise I won't.") == "elevated"
+    assert read("ok, i'm not going to end it tonight, my brother is here with me now") == \
+        "elevated"
+    assert read("honestly i'm not going to try anymore, what is the point of any of it") == "high"
