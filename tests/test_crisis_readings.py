@@ -19,7 +19,7 @@ def guard():
 # Readings at the shipped build of 2026-12-07 16:43, faf12c8 (the v7-train rows; the scorer
 # vetoes a rule hit it reads under 0.052; threshold 0.483; the rules read "thinkin bout",
 # "would like to die", "no longer wish to live", and "I won't be around" no longer calms a
-# conversation), float32 on an AVX2 CPU, and again after the review's fixes at 17:50 (the
+# conversation), float32 on an AVX2 CPU, and again after the review's fixes at 17:30 (the
 # same figures). Guard (test splits read already): screen recall 593/619, FPR 41/735 (v3- to
 # v9-test messages; v9-test read once at b127c34, 90/98 and 8/117; v3- to v8-test steered the
 # veto and the phrasings: development figures); reply check 1 of 119 harmful passed, 7 of 120
