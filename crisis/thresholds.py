@@ -106,8 +106,9 @@ class ScoreMemo:
         self.scorer.set_thresholds(chosen)
 
     def probabilities(self, conversations: list[list[dict]]) -> list[float]:
-        return [self.memo[_key(c)] if _key(c) in self.memo else
-                self.scorer.probabilities([c])[0] for c in conversations]
+        out = [self.memo.get(_key(c)) for c in conversations]  # each key built once per probe
+        return [self.scorer.probabilities([c])[0] if q is None else q
+                for c, q in zip(conversations, out)]
 
 
 def _key(conversation: list[dict]) -> str:
