@@ -8,13 +8,12 @@ end-of-turn token.
 """
 from __future__ import annotations
 
-import threading
-
 import torch
 from tqdm.auto import tqdm
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from heads import pooled_prompt_states
+from heartbeat import Heartbeat
 from model import final_hidden
 from prompting import render_ids, trim_history
 
@@ -80,31 +79,6 @@ class StepProgress(StoppingCriteria):
     def __call__(self, input_ids, scores, **kwargs) -> torch.Tensor:
         self.bar.update(1)
         return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-
-
-class Heartbeat:
-    """Redraws a progress bar every `every` seconds from a side thread while a long call runs,
-    so its elapsed time keeps moving on screen: a batch's prefill shows no step for a while
-    (15.9 s before the first red-team step of `make demo` on 2 cores, 2026-12-07). The bar's
-    counts are untouched; a disabled bar gets no thread."""
-
-    def __init__(self, bar, every: float = 5.0):
-        self.bar, self.every, self.stop = bar, every, threading.Event()
-        self.thread = threading.Thread(target=self._beat, daemon=True)
-
-    def _beat(self) -> None:
-        while not self.stop.wait(self.every):
-            self.bar.refresh()
-
-    def __enter__(self):
-        if not self.bar.disable:
-            self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        if self.thread.is_alive():
-            self.thread.join()
 
 
 def generate_batch(friend, conversations: list[list[dict]], max_new_tokens: int,

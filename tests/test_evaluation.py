@@ -17,7 +17,8 @@ from evaluation import (
     load_prompt_set,
     reply_perplexity,
 )
-from generation import Heartbeat, last_prompt_states
+from generation import last_prompt_states
+from heartbeat import Heartbeat, ticking
 from loading import load_for_inference
 
 SETS = {n: os.path.join(ROOT, "prompts", f"{n}.jsonl")
@@ -190,3 +191,12 @@ def test_a_heartbeat_redraws_the_bar_while_a_long_call_runs_and_stops_after():
     with Heartbeat(quiet, every=0.01):
         time.sleep(0.05)
     assert quiet.refreshed == 0  # a disabled bar (streamed chat, serve) stays untouched
+
+
+def test_a_ticking_line_redraws_its_elapsed_time_until_the_step_ends(capsys):
+    with ticking("de-quantizing", every=0.05):
+        time.sleep(0.3)  # a step with nothing of its own to count
+    err = capsys.readouterr().err
+    assert err.count("de-quantizing: 00:0") >= 4  # drawn at start, redrawn, and closed
+    time.sleep(0.15)
+    assert capsys.readouterr().err == ""  # nothing redraws after the block
