@@ -283,7 +283,8 @@ def validate(run: Run, at_step: int) -> dict:
     t = run.cfg.training
     metrics = evaluate(run.inner, run.val, run.tok.pad_token_id, t.eval_batch_size,
                        t.eval_batches, run.weights, run.accelerator.device,
-                       run.accelerator.autocast, seed=t.seed)
+                       run.accelerator.autocast, seed=t.seed,
+                       show=run.accelerator.is_main_process)
     run.eval_log.append({"step": at_step, **metrics})
     run.trackers.log("validation", metrics, at_step)
     run.say(f"[eval] step {at_step} ({metrics['examples_n']} validation examples): " + " | ".join(

@@ -176,10 +176,12 @@ def test_zero_weight_head_does_not_exist_or_get_saved(tmp_path, data_cache, tiny
     assert "emotion" not in metrics and "strategy_accuracy" in metrics
 
 
-def test_train_writes_logs_manifest_and_config(tmp_path, data_cache, tiny_model_dir):
+def test_train_writes_logs_manifest_and_config(tmp_path, data_cache, tiny_model_dir, capsys):
     cfg = tiny_config(tmp_path, data_cache, tiny_model_dir, ["training.max_steps=4",
                                                              "losses.kl=0.1"])
     _run(cfg)
+    # each validation pass counts its batches on a bar (it sat silent ~14 s in `make demo`)
+    assert len(re.findall(r"validation:\s+0%", capsys.readouterr().err)) == 2  # steps 0 and 4
     man = json.loads(Path(os.path.join(cfg.run_dir, "manifest.json")).read_text())
     st = man["stages"]["train"]
     assert st["loss_weights"]["kl"] == 0.1 and abs(sum(st["mixture_probabilities"].values()) - 1) < 1e-9
