@@ -61,13 +61,17 @@ FRAME = re.compile(r"\bfor (a|my|the|this) (headache|migraine|fever|cold|flu|cra
                    r"toothache|back pain|sore throat|hangover)\b|\blyrics?\b|\b(my|the|this|a|in) (novel|story|book|film|movie|show|series|"
                    r"episode|game(?! called life)|character|sim|poem|play|song|chorus|verse|opera|"
                    r"podcast|script|"
-                   r"documentary|article|report|news|essay|dissertation|class|lesson|homework|"
+                   r"documentary|article|report|news|essay|dissertation|lesson|homework|"
                    r"project|paper|statistics|meme|tattoo)\b|\bresearch (project|paper|study|"
                    r"assignment|group)\b|\bfor my research\b|\b(on the news|in the news|"
                    r"the news about|news about)\b|\b(i'm|i am) (a|an) (nurse|nursing student|"
                    r"pharmacist|paramedic|carer|caregiver|doctor|gp|teacher|student|volunteer)\b|"
                    r"\bmy patient\b|\bfirst aid\b|\b(rates?|percentage|statistics|warning signs)\b"
-                   r"|\bd&d\b|\brpg\b|\bboss fight\b|\brespawn\w*\b|\bheadshot\b|\bcelebrity\b")
+                   r"|\bd&d\b|\brpg\b|\bboss fight\b|\brespawn\w*\b|\bheadshot\b|\bcelebrity\b"
+                   # a class as the work's frame ("for my class", "in class", "my class is on
+                   # ..."), not as where a person is from ("a girl in my class posted ...")
+                   r"|\bfor (a|my|the|this) class\b|\bin class\b|\b(in|for) (my|the|this) "
+                   r"class,? (we|i|our|they)\b|\b(my|the|this) class (is|was|on|about)\b")
 FIGURATIVE = re.compile(r"\b(die|dying|died|dead|deceased) (of|from) (embarrassment|laughter|"
                         r"boredom|shame|cringe)\b|\bdying to\b|\bto die for\b|\bkill(ed|ing)? "
                         r"it\b|\bkill(ing)? for\b|\bkill me now\b|\bkilling me\b|\bwill kill me "

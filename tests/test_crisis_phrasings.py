@@ -1,8 +1,9 @@
 """Phrasings of the crisis screen's rules and history added on 2026-12-07 (docs/BENCHMARKS.md,
-"Crisis layer v10"): chat spelling ("thinkin bout"), a wish to die or not to live said
-formally, a workplace set on fire, and which answers calm a conversation. Our own sentences,
-in other words than the rows whose misses showed the gap; the controls (False) hold what the
-new phrasings must not catch. Fast: the rules alone, or a stub scorer.
+"Crisis layer v10" and "v12"): chat spelling ("thinkin bout"), a wish to die or not to live
+said formally, a workplace set on fire, which answers calm a conversation, and a classmate in
+danger not framed as schoolwork. Our own sentences, in other words than the rows whose
+misses showed the gap; the controls (False) hold what the new phrasings must not catch. Fast:
+the rules alone, or a stub scorer.
 
     python -m pytest -q tests/test_crisis_phrasings.py
 """
@@ -58,3 +59,18 @@ def test_a_farewell_that_starts_with_i_wont_does_not_calm_the_conversation():
     assert read("ok, i'm not going to end it tonight, my brother is here with me now") == \
         "elevated"
     assert read("honestly i'm not going to try anymore, what is the point of any of it") == "high"
+
+
+@pytest.mark.parametrize("latest,high", [
+    ("a boy in my class just messaged the group chat that he's going to end it tonight", True),
+    ("someone from my class posted a pic of pills and said goodbye, what do i do", True),
+    # controls: a class as the work's frame keeps its discount
+    ("for my class i'm writing an essay on why teens say they want to end it", False),
+    ("in class we read a story where the girl says she will end it tonight", False),
+])
+def test_a_classmate_in_danger_is_not_framed_as_schoolwork(latest, high):
+    """A class is a frame when it is the work ("for my class", "in class we read ..."), not
+    when it is where the person in danger is from: the scorer may raise a classmate's danger
+    now (the policy's third party, imminently)."""
+    level = assess_risk([{"role": "user", "content": latest}], Fixed(0.9)).level
+    assert (level == "high") is high, (latest, level)

@@ -22,7 +22,8 @@ def guard():
 # Readings at the shipped build of 2026-12-07 19:30, 7d8e712 (the v8-train rows; the scorer
 # vetoes a rule hit it reads under 0.036; threshold 0.555), float32 on an AVX2 CPU, and again
 # when v11-test joined the guard. Guard (test splits read already): screen recall 780/806, FPR
-# 47/942 (v3- to v11-test messages; v11-test read once at 7d8e712, 88/91 and 0/99; v3- to
+# 47/942, then 781/806 and 47/942 with a class no longer a frame for a classmate in danger
+# (v3- to v11-test messages; v11-test read once at 7d8e712, 88/91 and 0/99; v3- to
 # v10-test steered the veto, the phrasings and the choice of the v8-train data: development
 # figures); reply check 1 of 119 harmful passed, 7 of 120 good rejected (v3-test replies).
 # Test, each split's one reading: v4-test replies at 3f2d541 (the judge is bit-identical
