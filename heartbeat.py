@@ -39,7 +39,7 @@ class Heartbeat:
 
 @contextlib.contextmanager
 def ticking(desc: str, every: float = 5.0):
-    """A one-line timer for a step with no steps of its own to count ("desc  0:05"), redrawn
+    """A one-line timer for a step with no steps of its own to count ("desc: 00:05"), redrawn
     every `every` seconds until the block ends."""
     bar = tqdm(total=None, desc=desc, bar_format="{desc}: {elapsed}")
     try:

@@ -61,8 +61,9 @@ def embedded_smollm2_dir(cache_dir: str) -> str:
         # the weights are already de-quantized floats: save them as a plain checkpoint
         model.hf_quantizer = None
         model.config.__dict__.pop("quantization_config", None)
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
+        with ticking("SmolLM2 GGUF: writing the converted checkpoint"):
+            model.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
 
     return build_once(os.path.join(cache_dir, "smollm2-135m-instruct"), "config.json", convert)
 

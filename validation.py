@@ -39,23 +39,25 @@ def evaluate(model, splits: dict, pad_id: int, batch_size: int, max_batches: int
     n_examples = sum(len(order) for _, order in orders)
     bar = tqdm(total=sum(-(-len(order) // batch_size) for _, order in orders), desc="validation",
                unit="batch", leave=False, disable=not show)
-    for ds, order in orders:
-        for start in range(0, len(order), batch_size):
-            cpu = collate([ds[i] for i in order[start:start + batch_size]], pad_id)
-            have, batch = batch_counts(cpu), to_device(cpu, device)
-            with autocast():
-                hidden = model.hidden_states(batch["input_ids"], batch["attention_mask"])
-                ctx = LossContext(model, batch, hidden, denoms=dict.fromkeys(LOSS_NAMES, 1))
-                for name in (n for n in names if have[n]):
-                    sums[name] += float(LOSS_FNS[name](ctx))
-                    counts[name] += have[name]
-                for name in model.heads:
-                    labels = batch[f"{name}_labels"]
-                    logits = ctx.cache.get(f"{name}_logits")
-                    if logits is not None:
-                        correct[name] += int((logits.argmax(-1) == labels).sum())
-            bar.update(1)
-    bar.close()
+    try:  # the bar is closed even when a batch raises
+        for ds, order in orders:
+            for start in range(0, len(order), batch_size):
+                cpu = collate([ds[i] for i in order[start:start + batch_size]], pad_id)
+                have, batch = batch_counts(cpu), to_device(cpu, device)
+                with autocast():
+                    hidden = model.hidden_states(batch["input_ids"], batch["attention_mask"])
+                    ctx = LossContext(model, batch, hidden, denoms=dict.fromkeys(LOSS_NAMES, 1))
+                    for name in (n for n in names if have[n]):
+                        sums[name] += float(LOSS_FNS[name](ctx))
+                        counts[name] += have[name]
+                    for name in model.heads:
+                        labels = batch[f"{name}_labels"]
+                        logits = ctx.cache.get(f"{name}_logits")
+                        if logits is not None:
+                            correct[name] += int((logits.argmax(-1) == labels).sum())
+                bar.update(1)
+    finally:
+        bar.close()
     model.train(was_training)
     out = {name: sums[name] / counts[name] for name in names if counts[name]}
     if "lm" in out:

@@ -68,10 +68,13 @@ FRAME = re.compile(r"\bfor (a|my|the|this) (headache|migraine|fever|cold|flu|cra
                    r"pharmacist|paramedic|carer|caregiver|doctor|gp|teacher|student|volunteer)\b|"
                    r"\bmy patient\b|\bfirst aid\b|\b(rates?|percentage|statistics|warning signs)\b"
                    r"|\bd&d\b|\brpg\b|\bboss fight\b|\brespawn\w*\b|\bheadshot\b|\bcelebrity\b"
-                   # a class as the work's frame ("for my class", "in class", "my class is on
-                   # ..."), not as where a person is from ("a girl in my class posted ...")
-                   r"|\bfor (a|my|the|this) class\b|\bin class\b|\b(in|for) (my|the|this) "
-                   r"class,? (we|i|our|they)\b|\b(my|the|this) class (is|was|on|about)\b")
+                   # a class as the work's frame ("for my psychology class", "in class we
+                   # ...", "my class is studying ..."), never as where a person is ("a girl in
+                   # my class is ...", "i'm in class and ...")
+                   r"|\bfor (a|my|the|this)( \w+)? class\b|\b(in|for) (my|the|this) class,? "
+                   r"(we|our)\b|\bin class,? (we|our teacher)\b|(?<!in )(?<!from )\b(my|our|the|"
+                   r"this) class (is|was|are|were) (on|about|studying|reading|doing|covering|"
+                   r"learning|discussing)\b")
 FIGURATIVE = re.compile(r"\b(die|dying|died|dead|deceased) (of|from) (embarrassment|laughter|"
                         r"boredom|shame|cringe)\b|\bdying to\b|\bto die for\b|\bkill(ed|ing)? "
                         r"it\b|\bkill(ing)? for\b|\bkill me now\b|\bkilling me\b|\bwill kill me "
