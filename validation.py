@@ -34,30 +34,18 @@ def evaluate(model, splits: dict, pad_id: int, batch_size: int, max_batches: int
     names = ["lm"] + list(model.heads) + (["kl"] if w["kl"] > 0 else [])
     sums, counts = dict.fromkeys(names, 0.0), dict.fromkeys(names, 0)
     correct = dict.fromkeys(model.heads, 0)
-    orders = [(ds, validation_subset(column(ds, "length"), max_batches * batch_size, seed))
-              for ds in splits.values()]
-    n_examples = sum(len(order) for _, order in orders)
-    bar = tqdm(total=sum(-(-len(order) // batch_size) for _, order in orders), desc="validation",
-               unit="batch", leave=False, disable=not show)
-    try:  # the bar is closed even when a batch raises
-        for ds, order in orders:
-            for start in range(0, len(order), batch_size):
-                cpu = collate([ds[i] for i in order[start:start + batch_size]], pad_id)
-                have, batch = batch_counts(cpu), to_device(cpu, device)
-                with autocast():
-                    hidden = model.hidden_states(batch["input_ids"], batch["attention_mask"])
-                    ctx = LossContext(model, batch, hidden, denoms=dict.fromkeys(LOSS_NAMES, 1))
-                    for name in (n for n in names if have[n]):
-                        sums[name] += float(LOSS_FNS[name](ctx))
-                        counts[name] += have[name]
-                    for name in model.heads:
-                        labels = batch[f"{name}_labels"]
-                        logits = ctx.cache.get(f"{name}_logits")
-                        if logits is not None:
-                            correct[name] += int((logits.argmax(-1) == labels).sum())
-                bar.update(1)
-    finally:
-        bar.close()
+    batches = []  # (split, its seeded example indices), batch by batch
+    for ds in splits.values():
+        order = validation_subset(column(ds, "length"), max_batches * batch_size, seed)
+        batches += [(ds, order[i:i + batch_size]) for i in range(0, len(order), batch_size)]
+    n_examples = sum(len(idx) for _, idx in batches)
+    # a bar counting batches; as a context manager it is closed even when a batch raises
+    with tqdm(batches, desc="validation", unit="batch", leave=False, disable=not show) as bar:
+        for ds, idx in bar:
+            cpu = collate([ds[i] for i in idx], pad_id)
+            with autocast():
+                _add_batch(model, to_device(cpu, device), batch_counts(cpu), names, sums,
+                           counts, correct)
     model.train(was_training)
     out = {name: sums[name] / counts[name] for name in names if counts[name]}
     if "lm" in out:
@@ -70,3 +58,15 @@ def evaluate(model, splits: dict, pad_id: int, batch_size: int, max_batches: int
     return out
 
 
+def _add_batch(model, batch: dict, have: dict, names: list, sums: dict, counts: dict,
+               correct: dict) -> None:
+    """One batch's loss sums, item counts and head hits, added into `sums`, `counts`, `correct`."""
+    hidden = model.hidden_states(batch["input_ids"], batch["attention_mask"])
+    ctx = LossContext(model, batch, hidden, denoms=dict.fromkeys(LOSS_NAMES, 1))
+    for name in (n for n in names if have[n]):
+        sums[name] += float(LOSS_FNS[name](ctx))
+        counts[name] += have[name]
+    for name in model.heads:
+        logits = ctx.cache.get(f"{name}_logits")
+        if logits is not None:
+            correct[name] += int((logits.argmax(-1) == batch[f"{name}_labels"]).sum())
