@@ -233,19 +233,26 @@ def _precision_ok(cfg: Config) -> bool:
 
 def _value_checks(cfg: Config) -> list[tuple]:
     """(holds, key, why) for every value rule that types alone cannot express."""
-    t, run_name = cfg.training, cfg.output.run_name
+    return [*_serve_checks(cfg), *_training_checks(cfg), *_model_data_checks(cfg), *_dpo_checks(cfg)]
+
+
+def _serve_checks(cfg: Config) -> list[tuple]:
+    s = cfg.serve
     return [
-        (t.lr > 0, "training.lr", "must be > 0"),
-        (0 < cfg.serve.port < 65536, "serve.port", "must be in 1..65535"),
-        (min(cfg.serve.max_messages, cfg.serve.max_message_chars, cfg.serve.max_tokens,
-             cfg.serve.max_body_bytes, cfg.serve.queue_size, cfg.serve.max_batch) >= 1, "serve",
+        (0 < s.port < 65536, "serve.port", "must be in 1..65535"),
+        (min(s.max_messages, s.max_message_chars, s.max_tokens, s.max_body_bytes, s.queue_size,
+             s.max_batch) >= 1, "serve",
          "max_messages, max_message_chars, max_tokens, max_body_bytes, queue_size and max_batch "
          "must be >= 1"),
+    ]
+
+
+def _training_checks(cfg: Config) -> list[tuple]:
+    t = cfg.training
+    return [
+        (t.lr > 0, "training.lr", "must be > 0"),
         (t.head_lr >= 0, "training.head_lr", "must be >= 0 (0 = training.lr)"),
         (t.head_fit_examples >= 0, "training.head_fit_examples", "must be >= 0 (0 = no fit)"),
-        (cfg.lora.r >= 1, "lora.r", "must be >= 1"),
-        (cfg.lora.alpha > 0, "lora.alpha", "must be > 0"),
-        (0 <= cfg.lora.dropout < 1, "lora.dropout", "must be in [0, 1)"),
         (t.log_every >= 1, "training.log_every", "must be >= 1"),
         (t.eval_every >= 0 and t.save_every >= 0 and t.steps_per_job >= 0, "training",
          "eval_every, save_every and steps_per_job must be >= 0"),
@@ -254,6 +261,28 @@ def _value_checks(cfg: Config) -> list[tuple]:
         (t.eval_batch_size >= 1 and cfg.eval.batch_size >= 1, "eval_batch_size / eval.batch_size",
          "must be >= 1"),
         (cfg.eval.eq_bench_attempts >= 1, "eval.eq_bench_attempts", "must be >= 1"),
+        (t.batch_size >= 1, "training.batch_size", "must be >= 1"),
+        (t.grad_accum >= 1, "training.grad_accum", "must be >= 1"),
+        (t.max_tokens_per_batch == 0 or t.max_tokens_per_batch >= cfg.data.max_seq_len,
+         "training.max_tokens_per_batch",
+         f"must be 0 or at least data.max_seq_len ({cfg.data.max_seq_len}), so every example fits"),
+        (t.max_steps >= 1, "training.max_steps", "must be >= 1"),
+        (t.warmup_steps >= 0, "training.warmup_steps", "must be >= 0"),
+        (t.mixed_precision in ("no", "bf16", "fp16"), "training.mixed_precision",
+         "must be no | bf16 | fp16"),
+        (_precision_ok(cfg), "training.mixed_precision",
+         f"'{t.mixed_precision}' cannot run a 4-bit model computing in "
+         f"quant.compute_dtype={cfg.quant.compute_dtype!r}: use 'no' or the matching setting "
+         f"({', '.join(f'{k} for {v}' for k, v in AUTOCAST_DTYPE.items())})"),
+    ]
+
+
+def _model_data_checks(cfg: Config) -> list[tuple]:
+    run_name = cfg.output.run_name
+    return [
+        (cfg.lora.r >= 1, "lora.r", "must be >= 1"),
+        (cfg.lora.alpha > 0, "lora.alpha", "must be > 0"),
+        (0 <= cfg.lora.dropout < 1, "lora.dropout", "must be in [0, 1)"),
         (run_name not in ("", ".", "..") and "/" not in run_name and os.sep not in run_name,
          "output.run_name", f"must be a plain folder name, not {run_name!r} (a run folder stays "
                             "inside output.root)"),
@@ -263,25 +292,17 @@ def _value_checks(cfg: Config) -> list[tuple]:
          f"must be one of {', '.join(DTYPE_NAMES)} (got {cfg.quant.compute_dtype!r})"),
         (cfg.quant.quant_type in ("nf4", "fp4"), "quant.quant_type",
          f"must be nf4 or fp4 (got {cfg.quant.quant_type!r})"),
-        (_precision_ok(cfg), "training.mixed_precision",
-         f"'{cfg.training.mixed_precision}' cannot run a 4-bit model computing in "
-         f"quant.compute_dtype={cfg.quant.compute_dtype!r}: use 'no' or the matching setting "
-         f"({', '.join(f'{k} for {v}' for k, v in AUTOCAST_DTYPE.items())})"),
         (0 < cfg.mixture.alpha <= 1, "mixture.alpha", "must be in (0, 1]"),
         (cfg.data.max_seq_len >= 16, "data.max_seq_len", "must be >= 16"),
-        (cfg.training.batch_size >= 1, "training.batch_size", "must be >= 1"),
-        (cfg.training.grad_accum >= 1, "training.grad_accum", "must be >= 1"),
-        (cfg.training.max_tokens_per_batch == 0 or
-         cfg.training.max_tokens_per_batch >= cfg.data.max_seq_len, "training.max_tokens_per_batch",
-         f"must be 0 or at least data.max_seq_len ({cfg.data.max_seq_len}), so every example fits"),
-        (cfg.training.max_steps >= 1, "training.max_steps", "must be >= 1"),
-        (cfg.training.warmup_steps >= 0, "training.warmup_steps", "must be >= 0"),
         (cfg.data.emotion_mapping in ("none", "ed_to_goemotions"), "data.emotion_mapping",
          "must be 'none' or 'ed_to_goemotions'"),
-        (cfg.training.mixed_precision in ("no", "bf16", "fp16"), "training.mixed_precision",
-         "must be no | bf16 | fp16"),
         (all(w >= 0 for w in dataclasses.asdict(cfg.losses).values()), "losses",
          "weights must be >= 0"),
+    ]
+
+
+def _dpo_checks(cfg: Config) -> list[tuple]:
+    return [
         (cfg.losses.dpo == 0, "losses.dpo",
          "is set by the dpo stage; configure it with dpo.* (dpo.enabled, dpo.beta, ...)"),
         (cfg.dpo.beta > 0 and cfg.dpo.lr > 0 and cfg.dpo.max_steps >= 1, "dpo",
