@@ -282,20 +282,23 @@ def fine_tune_judge(encoder: Encoder, rows: list[dict], recipe: dict = JUDGE):
 
 # ------------------------------------------------------------------ building into the cache
 def scorer_key() -> tuple[str, str]:
-    """(model key, thresholds key): the data and the code each depends on."""
-    code = [os.path.join(HERE, f) for f in ("build.py", "encoder.py", "scorer.py")]
+    """(model key, thresholds key): the rows and the code each depends on. The rows, not the
+    data file: a test split moving to guard (or a new one added) rebuilds nothing."""
+    code = [os.path.join(HERE, f) for f in ("build.py", "encoder.py", "scorer.py", "data.py")]
     rules = [os.path.join(HERE, f) for f in ("rules.py", "patterns.py", "screen.py",
                                              "thresholds.py")]
-    return (fingerprint(SCORER, files=[MESSAGES, *code])[:12],
-            fingerprint(SCORER, files=[MESSAGES, *code, *rules])[:12])
+    train, dev = read_messages("train"), read_messages("dev")
+    return (fingerprint(SCORER, train, files=code)[:12],
+            fingerprint(SCORER, train, dev, files=[*code, *rules])[:12])
 
 
 def judge_key() -> tuple[str, str]:
     code = [os.path.join(HERE, f) for f in ("build.py", "encoder.py", "judge.py", "data.py")]
     rules = [os.path.join(HERE, f) for f in ("reply_rules.py", "reply_check.py", "rules.py",
                                              "patterns.py", "thresholds.py")]
-    return (fingerprint(JUDGE, files=[REPLIES, *code])[:12],
-            fingerprint(JUDGE, files=[REPLIES, *code, *rules])[:12])
+    train, dev = read_replies("train"), read_replies("dev")
+    return (fingerprint(JUDGE, train, files=code)[:12],
+            fingerprint(JUDGE, train, dev, files=[*code, *rules])[:12])
 
 
 def build_scorer(tmp: str, recipe: dict = SCORER) -> None:

@@ -93,3 +93,25 @@ def test_the_threshold_search_scores_each_turn_once():
     assert sorted(scorer.scored) == [1, 3, 5]  # the three prefixes are the rows themselves
     assert chosen["threshold_high"] == 0.1 + 1e-6  # just above the one negative's score
     assert (chosen["dev_recall"], chosen["dev_fpr"]) == (1.0, 0.0)
+
+
+def test_the_cache_keys_follow_the_rows_each_step_reads(monkeypatch):
+    """The scorer's model key changes with a train row only, its thresholds key with a train or
+    dev row; a test split moving to guard (or a new one added) rebuilds nothing."""
+    rows = [{"id": f"r{i}", "batch": "b", "split": split, "kind": "everyday", "label": "not_high",
+             "messages": [{"role": "user", "content": f"message {i}"}]}
+            for i, split in enumerate(["train", "train", "dev", "dev", "test", "guard"])]
+
+    def keys(data):
+        monkeypatch.setattr(build, "read_messages",
+                            lambda split=None: [r for r in data if r["split"] == split])
+        return build.scorer_key()
+
+    before = keys(rows)
+    moved = [dict(r, split="guard") if r["split"] == "test" else r for r in rows]
+    added = rows + [dict(rows[0], id="new", split="test")]
+    assert keys(moved) == before and keys(added) == before
+    dev_edit = [dict(r, label="high") if r["id"] == "r2" else r for r in rows]
+    assert keys(dev_edit)[0] == before[0] and keys(dev_edit)[1] != before[1]
+    train_edit = [dict(r, label="high") if r["id"] == "r0" else r for r in rows]
+    assert keys(train_edit)[0] != before[0] and keys(train_edit)[1] != before[1]
