@@ -233,10 +233,14 @@ def _precision_ok(cfg: Config) -> bool:
 
 def _value_checks(cfg: Config) -> list[tuple]:
     """(holds, key, why) for every value rule that types alone cannot express."""
-    return [*_serve_checks(cfg), *_training_checks(cfg), *_model_data_checks(cfg), *_dpo_checks(cfg)]
+    # model and data first: a bad dtype or sequence length is named before the training
+    # settings that depend on it (the first failing check is the one reported)
+    return [*_serve_checks(cfg), *_model_data_checks(cfg), *_training_checks(cfg),
+            *_dpo_checks(cfg)]
 
 
 def _serve_checks(cfg: Config) -> list[tuple]:
+    """serve.*: the port and the request limits."""
     s = cfg.serve
     return [
         (0 < s.port < 65536, "serve.port", "must be in 1..65535"),
@@ -248,6 +252,7 @@ def _serve_checks(cfg: Config) -> list[tuple]:
 
 
 def _training_checks(cfg: Config) -> list[tuple]:
+    """training.* and eval.*: rates, steps, batches and logging."""
     t = cfg.training
     return [
         (t.lr > 0, "training.lr", "must be > 0"),
@@ -270,14 +275,12 @@ def _training_checks(cfg: Config) -> list[tuple]:
         (t.warmup_steps >= 0, "training.warmup_steps", "must be >= 0"),
         (t.mixed_precision in ("no", "bf16", "fp16"), "training.mixed_precision",
          "must be no | bf16 | fp16"),
-        (_precision_ok(cfg), "training.mixed_precision",
-         f"'{t.mixed_precision}' cannot run a 4-bit model computing in "
-         f"quant.compute_dtype={cfg.quant.compute_dtype!r}: use 'no' or the matching setting "
-         f"({', '.join(f'{k} for {v}' for k, v in AUTOCAST_DTYPE.items())})"),
     ]
 
 
 def _model_data_checks(cfg: Config) -> list[tuple]:
+    """What the model is and reads: lora, dtypes and quantization (with the precision they
+    allow), the output folder, the mixture, the data and the loss weights."""
     run_name = cfg.output.run_name
     return [
         (cfg.lora.r >= 1, "lora.r", "must be >= 1"),
@@ -292,6 +295,10 @@ def _model_data_checks(cfg: Config) -> list[tuple]:
          f"must be one of {', '.join(DTYPE_NAMES)} (got {cfg.quant.compute_dtype!r})"),
         (cfg.quant.quant_type in ("nf4", "fp4"), "quant.quant_type",
          f"must be nf4 or fp4 (got {cfg.quant.quant_type!r})"),
+        (_precision_ok(cfg), "training.mixed_precision",
+         f"'{cfg.training.mixed_precision}' cannot run a 4-bit model computing in "
+         f"quant.compute_dtype={cfg.quant.compute_dtype!r}: use 'no' or the matching setting "
+         f"({', '.join(f'{k} for {v}' for k, v in AUTOCAST_DTYPE.items())})"),
         (0 < cfg.mixture.alpha <= 1, "mixture.alpha", "must be in (0, 1]"),
         (cfg.data.max_seq_len >= 16, "data.max_seq_len", "must be >= 16"),
         (cfg.data.emotion_mapping in ("none", "ed_to_goemotions"), "data.emotion_mapping",
@@ -302,6 +309,7 @@ def _model_data_checks(cfg: Config) -> list[tuple]:
 
 
 def _dpo_checks(cfg: Config) -> list[tuple]:
+    """dpo.*: the preference stage's own settings."""
     return [
         (cfg.losses.dpo == 0, "losses.dpo",
          "is set by the dpo stage; configure it with dpo.* (dpo.enabled, dpo.beta, ...)"),

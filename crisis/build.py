@@ -9,7 +9,8 @@
 Speed: the lower encoder layers stay frozen and their outputs are computed once per text, so
 each epoch runs only the top layers (`TopLayers`); batches hold texts of like length. Both are
 seeded, and built once into artifacts/cache/crisis/ as safetensors with their provenance,
-keyed by the data and this code; thresholds again (in seconds) when only the rules change.
+keyed by the rows they read (train for a model, train and dev for its thresholds) and this
+code; thresholds again (in seconds) when only the rules or the dev rows change.
 `make setup` runs this module; eval and chat announce it before building when the cache is
 missing (crisis/guard.py).
 
@@ -287,16 +288,21 @@ def scorer_key() -> tuple[str, str]:
     code = [os.path.join(HERE, f) for f in ("build.py", "encoder.py", "scorer.py", "data.py")]
     rules = [os.path.join(HERE, f) for f in ("rules.py", "patterns.py", "screen.py",
                                              "thresholds.py")]
-    train, dev = read_messages("train"), read_messages("dev")
+    train, dev = train_and_dev(read_messages())
     return (fingerprint(SCORER, train, files=code)[:12],
             fingerprint(SCORER, train, dev, files=[*code, *rules])[:12])
+
+
+def train_and_dev(rows: list[dict]) -> tuple[list, list]:
+    """The train and dev rows of one read of a data file (the keys read each file once)."""
+    return [r for r in rows if r["split"] == "train"], [r for r in rows if r["split"] == "dev"]
 
 
 def judge_key() -> tuple[str, str]:
     code = [os.path.join(HERE, f) for f in ("build.py", "encoder.py", "judge.py", "data.py")]
     rules = [os.path.join(HERE, f) for f in ("reply_rules.py", "reply_check.py", "rules.py",
                                              "patterns.py", "thresholds.py")]
-    train, dev = read_replies("train"), read_replies("dev")
+    train, dev = train_and_dev(read_replies())
     return (fingerprint(JUDGE, train, files=code)[:12],
             fingerprint(JUDGE, train, dev, files=[*code, *rules])[:12])
 

@@ -1,9 +1,10 @@
 """The crisis layer's build (crisis/build.py, crisis/thresholds.py): the scorer's and the
-judge's recipes on a few rows of our own writing, the windows training reads, and the threshold
-search's scoring. Fast: no built layer needed.
+judge's recipes on a few rows of our own writing, the windows training reads, the threshold
+search's scoring, and the cache keys (the rows each step reads). Fast: no built layer needed.
 
     python -m pytest -q tests/test_crisis_build.py
 """
+import pytest
 import torch
 
 import crisis.build as build
@@ -95,23 +96,24 @@ def test_the_threshold_search_scores_each_turn_once():
     assert (chosen["dev_recall"], chosen["dev_fpr"]) == (1.0, 0.0)
 
 
-def test_the_cache_keys_follow_the_rows_each_step_reads(monkeypatch):
-    """The scorer's model key changes with a train row only, its thresholds key with a train or
-    dev row; a test split moving to guard (or a new one added) rebuilds nothing."""
-    rows = [{"id": f"r{i}", "batch": "b", "split": split, "kind": "everyday", "label": "not_high",
-             "messages": [{"role": "user", "content": f"message {i}"}]}
+@pytest.mark.parametrize("key,reader", [(build.scorer_key, "read_messages"),
+                                        (build.judge_key, "read_replies")])
+def test_the_cache_keys_follow_the_rows_each_step_reads(monkeypatch, key, reader):
+    """A model key changes with a train row only, its thresholds key with a train or dev row;
+    a test split moving to guard (or a new one added) rebuilds nothing."""
+    rows = [{"id": f"r{i}", "batch": "b", "split": split, "kind": "standard", "label": "ok",
+             "messages": [{"role": "user", "content": f"message {i}"}], "reply": "a reply"}
             for i, split in enumerate(["train", "train", "dev", "dev", "test", "guard"])]
 
     def keys(data):
-        monkeypatch.setattr(build, "read_messages",
-                            lambda split=None: [r for r in data if r["split"] == split])
-        return build.scorer_key()
+        monkeypatch.setattr(build, reader, lambda split=None: data)
+        return key()
 
     before = keys(rows)
     moved = [dict(r, split="guard") if r["split"] == "test" else r for r in rows]
     added = rows + [dict(rows[0], id="new", split="test")]
     assert keys(moved) == before and keys(added) == before
-    dev_edit = [dict(r, label="high") if r["id"] == "r2" else r for r in rows]
+    dev_edit = [dict(r, label="harmful") if r["id"] == "r2" else r for r in rows]
     assert keys(dev_edit)[0] == before[0] and keys(dev_edit)[1] != before[1]
-    train_edit = [dict(r, label="high") if r["id"] == "r0" else r for r in rows]
+    train_edit = [dict(r, label="harmful") if r["id"] == "r0" else r for r in rows]
     assert keys(train_edit)[0] != before[0] and keys(train_edit)[1] != before[1]
