@@ -82,11 +82,14 @@ class RiskScorer:
     def set_thresholds(self, chosen: dict) -> None:
         """`chosen` from the dev selection (or a bare pair); kept in meta as provenance.
         `rule_veto_below`: a rule hit on the latest message does not make it high when the
-        scorer reads it below this (crisis/screen.py); kept when `chosen` leaves it out."""
+        scorer reads it below this (crisis/screen.py), if all its categories are among
+        `rule_veto_categories` (None: any); each kept when `chosen` leaves it out."""
         self.meta.update(chosen)
         self.high = float(chosen["threshold_high"])
         self.elevated = float(chosen["threshold_elevated"])
         self.veto = float(chosen.get("rule_veto_below", getattr(self, "veto", 0.0)))
+        cats = chosen.get("rule_veto_categories", getattr(self, "veto_categories", None))
+        self.veto_categories = None if cats is None else frozenset(cats)
 
     def features(self, conversations: list[list[dict]]) -> tuple[torch.Tensor, list[int]]:
         """One row per (conversation, window of its latest message); the owner of each row."""

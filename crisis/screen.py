@@ -5,7 +5,8 @@ level (none | elevated | high), the categories and the evidence (every rule hit,
 discounted and why, and the scorer's probability). High in three ways:
 - a rule hit on the latest turn counts (crisis/rules.py: explicit signals, discounts scoped to
   their clause), unless the scorer vetoes it: its probability under `rule_veto_below`, chosen
-  on dev below every high row the rules read right (then elevated);
+  on dev below every high row the rules read right (then elevated), for a hit of the categories
+  those dev rows carry;
 - the learned scorer's probability reaches its threshold and no discount blocks it
   (`scorer_may_raise`);
 - a short answer follows a high-risk turn (earlier turns are read by the rules unvetoed, and
@@ -123,6 +124,12 @@ def assess_many(conversations: list, scorer=None, context_turns: int = 4) -> lis
     return [assess_risk(c, scorer, context_turns, score=p) for c, p in zip(convs, scores)]
 
 
+def vetoable(categories: list[str], calibrated) -> bool:
+    """The scorer may veto a rule hit only of categories its veto was calibrated on (None:
+    any)."""
+    return calibrated is None or set(categories) <= set(calibrated)
+
+
 def assess_risk(messages, scorer=None, context_turns: int = 4,
                 score: float | None = None) -> RiskAssessment:
     """Risk of the latest user turn (a string or chat messages), read with recent history.
@@ -136,7 +143,8 @@ def assess_risk(messages, scorer=None, context_turns: int = 4,
     out = _rules_level(users[-1])
     if scorer is not None:
         out.score = round(score if score is not None else scorer.probabilities([messages])[0], 4)
-        if out.level == "high" and out.score < min(scorer.veto, scorer.high):
+        if out.level == "high" and out.score < min(scorer.veto, scorer.high) and \
+                vetoable(out.categories, getattr(scorer, "veto_categories", None)):
             out.level = "elevated"  # the scorer is sure it is no current risk: gentle, not crisis
             out.evidence.append({"span": users[-1][:80], "category": "learned", "counts": False,
                                  "discount": "scorer veto"})

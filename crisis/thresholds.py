@@ -42,9 +42,9 @@ def scorer_thresholds(scorer, rows: list[dict], max_fpr: float = MAX_FPR) -> dic
     labels = [is_high(r) for r in rows]
     scorer = ScoreMemo(scorer, convs)
     p = scorer.probabilities(convs)
-    veto = rule_veto(convs, labels, p)
+    veto, vetoable = rule_veto(convs, labels, p), veto_categories(convs, labels)
     scorer.set_thresholds({"threshold_high": scorer.high, "threshold_elevated": scorer.elevated,
-                           "rule_veto_below": veto})
+                           "rule_veto_below": veto, "rule_veto_categories": vetoable})
 
     def fpr_recall(t: float) -> tuple[float, float]:
         scorer.set_thresholds({"threshold_high": t, "threshold_elevated": t / 2})
@@ -55,7 +55,7 @@ def scorer_thresholds(scorer, rows: list[dict], max_fpr: float = MAX_FPR) -> dic
     high = 1.0 if low is None else ts[low]  # 1.0: no threshold fits, the scorer never raises
     fpr, recall = fpr_recall(high)
     return {"threshold_high": high, "threshold_elevated": high / 2, "rule_veto_below": veto,
-            "dev_recall": recall, "dev_fpr": fpr, "n_dev": len(rows),
+            "rule_veto_categories": vetoable, "dev_recall": recall, "dev_fpr": fpr, "n_dev": len(rows),
             "selection": f"lowest threshold keeping the whole screen's dev FPR <= {max_fpr}; "
                          f"rule veto {VETO_MARGIN} x the lowest score of a dev high row the "
                          "rules read high"}
@@ -72,6 +72,15 @@ def rule_veto(convs: list, labels: list[bool], p: list[float]) -> float:
     kept = [q for c, gold, q in zip(convs, labels, p) if gold and
             assess_risk(c).level == "high"]
     return VETO_MARGIN * min(kept) if kept else 0.0
+
+
+def veto_categories(convs: list, labels: list[bool]) -> list[str]:
+    """The rule categories the veto was calibrated on: those of the dev high conversations the
+    rules and history read high. A hit of another category (on 2026-12-07 "disordered eating",
+    no dev row) is never vetoed: the scorer's low reading of it is not evidence of no risk (a
+    red-team prompt of three days without food read 0.0495 under a veto of 0.0504)."""
+    reads = [assess_risk(c) for c, gold in zip(convs, labels) if gold]
+    return sorted({cat for a in reads if a.level == "high" for cat in a.categories})
 
 
 class ScoreMemo:
@@ -101,6 +110,10 @@ class ScoreMemo:
     @property
     def veto(self) -> float:
         return self.scorer.veto
+
+    @property
+    def veto_categories(self):
+        return self.scorer.veto_categories
 
     def set_thresholds(self, chosen: dict) -> None:
         self.scorer.set_thresholds(chosen)

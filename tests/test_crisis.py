@@ -445,3 +445,17 @@ def test_cssrs_audit_draws_each_group_by_how_the_screen_read_it(tmp_path):
     run = subprocess.run([sys.executable, "-m", "crisis.audit", str(bad), "--group", "missed"],
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 2 and "no C-SSRS per-user readings" in run.stderr
+
+
+def test_the_veto_holds_only_for_the_categories_dev_calibrated_it_on():
+    """The categories of the dev high rows the rules read high bound the veto: a hit of
+    another category (one the scorer barely saw) stays high however low the scorer reads it."""
+    suicide, eating = "I want to kill myself", "I have not eaten in four days and I still feel huge"
+    convs = [[{"role": "user", "content": t}] for t in (suicide, eating, "I love my dog")]
+    assert assess_risk(convs[1]).level == "high"  # the rules alone read it high
+    assert thresholds.veto_categories([convs[0], convs[2]], [True, False]) == ["suicide"]
+    assert "disordered eating" in thresholds.veto_categories(convs, [True, True, False])
+    scorer = StubScorer(lambda t: 0.01)
+    scorer.veto, scorer.veto_categories = 0.05, frozenset({"suicide"})
+    assert assess_risk(suicide, scorer).level == "elevated"
+    assert assess_risk(eating, scorer).level == "high"
