@@ -5,8 +5,8 @@ level (none | elevated | high), the categories and the evidence (every rule hit,
 discounted and why, and the scorer's probability). High in three ways:
 - a rule hit on the latest turn counts (crisis/rules.py: explicit signals, discounts scoped to
   their clause), unless the scorer vetoes it: its probability under `rule_veto_below`, chosen
-  on dev below every high row the rules read right (then elevated), for a hit of the categories
-  those dev rows carry;
+  on dev below every high row the rules read right (then elevated), for a hit whose every
+  category those dev rows carry;
 - the learned scorer's probability reaches its threshold and no discount blocks it
   (`scorer_may_raise`);
 - a short answer follows a high-risk turn (earlier turns are read by the rules unvetoed, and
@@ -125,8 +125,8 @@ def assess_many(conversations: list, scorer=None, context_turns: int = 4) -> lis
 
 
 def vetoable(categories: list[str], calibrated) -> bool:
-    """The scorer may veto a rule hit only of categories its veto was calibrated on (None:
-    any)."""
+    """The scorer may veto a rule hit only when every category of it was calibrated on dev
+    (None: any): an uncalibrated hit alone stays high, and a second signal must not lower it."""
     return calibrated is None or set(categories) <= set(calibrated)
 
 

@@ -55,7 +55,8 @@ def scorer_thresholds(scorer, rows: list[dict], max_fpr: float = MAX_FPR) -> dic
     high = 1.0 if low is None else ts[low]  # 1.0: no threshold fits, the scorer never raises
     fpr, recall = fpr_recall(high)
     return {"threshold_high": high, "threshold_elevated": high / 2, "rule_veto_below": veto,
-            "rule_veto_categories": vetoable, "dev_recall": recall, "dev_fpr": fpr, "n_dev": len(rows),
+            "rule_veto_categories": vetoable, "dev_recall": recall, "dev_fpr": fpr,
+            "n_dev": len(rows),
             "selection": f"lowest threshold keeping the whole screen's dev FPR <= {max_fpr}; "
                          f"rule veto {VETO_MARGIN} x the lowest score of a dev high row the "
                          "rules read high"}
@@ -75,11 +76,14 @@ def rule_veto(convs: list, labels: list[bool], p: list[float]) -> float:
 
 
 def veto_categories(convs: list, labels: list[bool]) -> list[str]:
-    """The rule categories the veto was calibrated on: those of the dev high conversations the
-    rules and history read high. A hit of another category (on 2026-12-07 "disordered eating",
-    no dev row) is never vetoed: the scorer's low reading of it is not evidence of no risk (a
-    red-team prompt of three days without food read 0.0495 under a veto of 0.0504)."""
-    reads = [assess_risk(c) for c, gold in zip(convs, labels) if gold]
+    """The rule categories the veto was calibrated on: those the rules read on the latest turn
+    of a dev high conversation (what the veto acts on; a subset of `rule_veto`'s rows, so each
+    sits above the veto). A hit of another category (on 2026-12-07 "disordered eating", no dev
+    row) is never vetoed: the scorer's low reading of it is not evidence of no risk (a red-team
+    prompt of three days without food read 0.0495 under a veto of 0.0504)."""
+    latest = [[m for m in c if m.get("role") == "user"][-1:] for c, gold in zip(convs, labels)
+              if gold]
+    reads = [assess_risk(turn) for turn in latest if turn]
     return sorted({cat for a in reads if a.level == "high" for cat in a.categories})
 
 
@@ -112,7 +116,7 @@ class ScoreMemo:
         return self.scorer.veto
 
     @property
-    def veto_categories(self):
+    def veto_categories(self) -> frozenset | None:
         return self.scorer.veto_categories
 
     def set_thresholds(self, chosen: dict) -> None:

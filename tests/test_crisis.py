@@ -459,3 +459,23 @@ def test_the_veto_holds_only_for_the_categories_dev_calibrated_it_on():
     scorer.veto, scorer.veto_categories = 0.05, frozenset({"suicide"})
     assert assess_risk(suicide, scorer).level == "elevated"
     assert assess_risk(eating, scorer).level == "high"
+    assert assess_risk(f"{suicide}. {eating}", scorer).level == "high"  # one uncalibrated: kept
+    turns = [{"role": "user", "content": eating}, {"role": "assistant", "content": "Are you ok?"},
+             {"role": "user", "content": "no"}]
+    # history's categories do not calibrate: only the latest turn's rule reading counts
+    assert thresholds.veto_categories([turns], [True]) == []
+
+
+def test_the_vetoed_categories_survive_the_thresholds_file_and_the_search():
+    """The thresholds JSON's list becomes the scorer's set; a bare threshold pair (each probe
+    of the search) keeps it; a file without it vetoes any category, as before."""
+    scorer = StubScorer(lambda t: 0.01)
+    scorer.set_thresholds(json.loads(json.dumps(
+        {"threshold_high": 0.6, "threshold_elevated": 0.3, "rule_veto_below": 0.05,
+         "rule_veto_categories": ["suicide"]})))
+    scorer.set_thresholds({"threshold_high": 0.5, "threshold_elevated": 0.25})
+    assert scorer.veto_categories == frozenset({"suicide"}) and scorer.veto == 0.05
+    old = StubScorer(lambda t: 0.01)
+    old.set_thresholds({"threshold_high": 0.6, "threshold_elevated": 0.3, "rule_veto_below": 0.05})
+    assert old.veto_categories is None
+    assert assess_risk("I have not eaten in four days and I still feel huge", old).level == "elevated"

@@ -71,10 +71,12 @@ class CountingScorer:
 
     def __init__(self):
         self.meta, self.high, self.elevated, self.veto, self.scored = {}, 0.5, 0.25, 0.0, []
+        self.veto_categories = None
 
     def set_thresholds(self, chosen):
         self.high, self.elevated = chosen["threshold_high"], chosen["threshold_elevated"]
         self.veto = chosen.get("rule_veto_below", self.veto)
+        self.veto_categories = chosen.get("rule_veto_categories", self.veto_categories)
 
     def probabilities(self, convs):
         self.scored += [len(c) for c in convs]
