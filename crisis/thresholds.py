@@ -42,9 +42,9 @@ def scorer_thresholds(scorer, rows: list[dict], max_fpr: float = MAX_FPR) -> dic
     labels = [is_high(r) for r in rows]
     scorer = ScoreMemo(scorer, convs)
     p = scorer.probabilities(convs)
-    veto, vetoable = rule_veto(convs, labels, p), veto_categories(convs, labels)
+    veto, calibrated = rule_veto(convs, labels, p), veto_categories(convs, labels)
     scorer.set_thresholds({"threshold_high": scorer.high, "threshold_elevated": scorer.elevated,
-                           "rule_veto_below": veto, "rule_veto_categories": vetoable})
+                           "rule_veto_below": veto, "rule_veto_categories": calibrated})
 
     def fpr_recall(t: float) -> tuple[float, float]:
         scorer.set_thresholds({"threshold_high": t, "threshold_elevated": t / 2})
@@ -55,7 +55,7 @@ def scorer_thresholds(scorer, rows: list[dict], max_fpr: float = MAX_FPR) -> dic
     high = 1.0 if low is None else ts[low]  # 1.0: no threshold fits, the scorer never raises
     fpr, recall = fpr_recall(high)
     return {"threshold_high": high, "threshold_elevated": high / 2, "rule_veto_below": veto,
-            "rule_veto_categories": vetoable, "dev_recall": recall, "dev_fpr": fpr,
+            "rule_veto_categories": calibrated, "dev_recall": recall, "dev_fpr": fpr,
             "n_dev": len(rows),
             "selection": f"lowest threshold keeping the whole screen's dev FPR <= {max_fpr}; "
                          f"rule veto {VETO_MARGIN} x the lowest score of a dev high row the "
