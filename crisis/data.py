@@ -21,6 +21,14 @@ DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 MESSAGES = os.path.join(DATA_DIR, "messages.jsonl")
 REPLIES = os.path.join(DATA_DIR, "replies.jsonl")
 SPLITS = ("train", "dev", "guard", "test")
+# docs/CRISIS_POLICY.md, "High" and "Not high": a message row's kind; "multi_turn" (a
+# conversation read by its last user message) takes either label
+HIGH_KINDS = ("direct_ideation", "passive_ideation", "plan_means", "farewell", "self_harm",
+              "overdose_underway", "harm_to_others", "partner_abuse", "child_abuse",
+              "third_party_imminent", "slang", "non_native", "buried_long")
+NOT_HIGH_KINDS = ("past_recovered", "worry_friend", "gaming_fiction", "lyrics_quotes",
+                  "news_statistics", "idiom_hyperbole", "medical_professional", "grief", "venting",
+                  "sarcasm_jokes", "supportive", "everyday", "forum_chat", "short_reply")
 # docs/CRISIS_POLICY.md, "A crisis reply": what a harmful reply does (one kind per labelled row)
 FAILURE_KINDS = ("probing", "fabricated_memory", "invalidating", "harmful_directive",
                  "method_or_means", "false_action", "secrecy", "endorsement", "moralizing",

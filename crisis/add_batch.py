@@ -1,0 +1,148 @@
+"""Add a batch of newly written labelled rows to the crisis data (crisis/data/*.jsonl): every
+row validated against the policy's kinds and labels (a bad row is skipped, counted and said
+why), near-duplicates of any existing row dropped (whatever its split: a test row must not
+echo a train row, nor the reverse), the rest given ids `{batch}-NNN` and the batch's split,
+and appended in one atomic write. Nothing is written when the batch name is already used or
+the file to add is unreadable.
+
+Near-duplicate: two texts (a message row's whole conversation, a reply row's reply) share at
+least 60 % of the shorter one's word trigrams, or, under 7 words, are the same words.
+
+    python -m crisis.add_batch new_rows.jsonl --batch v14-test --split test
+    python -m crisis.add_batch new_replies.jsonl --batch v5-train --split train --data replies
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import re
+import sys
+
+from crisis.data import (FAILURE_KINDS, HIGH_KINDS, MESSAGES, NOT_HIGH_KINDS, OK_KINDS, REPLIES,
+                         SPLITS)
+from files import read_jsonl, write_jsonl_atomic
+
+OVERLAP = 0.6  # shared word trigrams over the shorter text's: at or above, a near-duplicate
+SHORT = 7  # words: shorter texts are compared whole
+KINDS = {"messages": {k: ("high",) for k in HIGH_KINDS}
+         | {k: ("not_high",) for k in NOT_HIGH_KINDS} | {"multi_turn": ("high", "not_high")},
+         "replies": {k: ("harmful",) for k in FAILURE_KINDS} | {k: ("ok",) for k in OK_KINDS}}
+
+
+def row_problem(row: dict, data: str) -> str | None:
+    """Why a newly written row cannot be added (None when it can)."""
+    fields = {"kind", "label", "messages"} | ({"reply"} if data == "replies" else set())
+    if not isinstance(row, dict) or not fields <= set(row):
+        return f"needs the fields {sorted(fields)}"
+    if row["kind"] not in KINDS[data]:
+        return f"unknown kind {row['kind']!r}"
+    if row["label"] not in KINDS[data][row["kind"]]:
+        return f"label {row['label']!r} does not fit kind {row['kind']!r}"
+    turns = row["messages"]
+    if not isinstance(turns, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("content"), str) and t["content"].strip()
+            for t in turns):
+        return "messages must be a list of {role, content} turns with text"
+    if [t.get("role") for t in turns] != ["user", "assistant"] * (len(turns) // 2) + \
+            ["user"] * (len(turns) % 2):
+        return "messages must alternate user / assistant from a user turn"
+    if data == "messages" and (not turns or turns[-1]["role"] != "user"):
+        return "a message row must end with a user turn"
+    if data == "replies" and not (isinstance(row["reply"], str) and row["reply"].strip()):
+        return "reply must be text"
+    return None
+
+
+def words(row: dict, data: str) -> list[str]:
+    """The compared text's words, lower case, punctuation dropped."""
+    text = row["reply"] if data == "replies" else " ".join(t["content"] for t in row["messages"])
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def trigrams(w: list[str]) -> set[tuple]:
+    return {tuple(w[i:i + 3]) for i in range(len(w) - 2)}
+
+
+class DuplicateIndex:
+    """Texts seen so far, looked up by shared word trigrams."""
+
+    def __init__(self):
+        self.grams: list[set] = []
+        self.short: set[tuple] = set()
+        self.by_gram = collections.defaultdict(list)
+
+    def add(self, w: list[str]) -> None:
+        if len(w) < SHORT:
+            self.short.add(tuple(w))
+        grams = trigrams(w)
+        for g in grams:
+            self.by_gram[g].append(len(self.grams))
+        self.grams.append(grams)
+
+    def has_near(self, w: list[str]) -> bool:
+        if len(w) < SHORT:
+            return tuple(w) in self.short
+        grams = trigrams(w)
+        shared = collections.Counter(k for g in grams for k in self.by_gram.get(g, ()))
+        return any(n >= OVERLAP * min(len(grams), len(self.grams[k])) for k, n in shared.items()
+                   if len(self.grams[k]) and len(grams))
+
+
+def add_batch(new: list, existing: list[dict], batch: str, split: str, data: str):
+    """(rows to append, {reason: count} of the rows skipped)."""
+    if any(r.get("batch") == batch for r in existing):
+        raise ValueError(f"batch {batch!r} is already in the data: choose a new name")
+    index, skipped, added = DuplicateIndex(), collections.Counter(), []
+    for r in existing:
+        index.add(words(r, data))
+    for row in new:
+        problem = row_problem(row, data)
+        if problem:
+            skipped[problem] += 1
+            continue
+        w = words(row, data)
+        if index.has_near(w):
+            skipped["near-duplicate of an existing or earlier row"] += 1
+            continue
+        index.add(w)
+        added.append({"id": f"{batch}-{len(added):03d}", "batch": batch, "split": split,
+                      "kind": row["kind"], "label": row["label"], "messages": row["messages"],
+                      **({"reply": row["reply"]} if data == "replies" else {})})
+    return added, skipped
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("rows", help="JSONL of new rows: kind, label, messages (and reply)")
+    ap.add_argument("--batch", required=True, help="the batch name, e.g. v14-test")
+    ap.add_argument("--split", required=True, choices=SPLITS)
+    ap.add_argument("--data", choices=("messages", "replies"), default="messages")
+    ap.add_argument("--dry-run", action="store_true", help="count, write nothing")
+    args = ap.parse_args()
+    if not os.path.isfile(args.rows):
+        sys.exit(print(f"error: {args.rows}: no such file", file=sys.stderr) or 2)
+    bad: list[int] = []
+    new = read_jsonl(args.rows, bad)
+    path = MESSAGES if args.data == "messages" else REPLIES
+    existing = read_jsonl(path)
+    try:
+        added, skipped = add_batch(new, existing, args.batch, args.split, args.data)
+    except ValueError as e:
+        sys.exit(print(f"error: {path}: {e}", file=sys.stderr) or 2)
+    if bad:
+        skipped["not a JSON object (lines " + ", ".join(map(str, bad[:10])) + ")"] = len(bad)
+    print(f"[add_batch] {args.rows}: {len(added)} rows to add as {args.batch!r} ({args.split}); "
+          f"skipped {sum(skipped.values())}")
+    for reason, n in skipped.most_common():
+        print(f"  {n:4d}  {reason}")
+    kinds = collections.Counter((r["label"], r["kind"]) for r in added)
+    print("  " + ", ".join(f"{k} {lab} {n}" for (lab, k), n in sorted(kinds.items())))
+    if not args.dry_run and added:
+        write_jsonl_atomic(path, existing + added)
+        print(f"[add_batch] wrote {path} ({len(existing) + len(added)} rows)")
+
+
+if __name__ == "__main__":
+    main()
