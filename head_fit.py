@@ -49,10 +49,11 @@ def labelled_prompts(splits: dict, key: str, n: int, seed: int) -> tuple[list, l
 
 
 def pooled_features(model, prompts: list, pad_id: int, batch_size: int, device,
-                    autocast) -> torch.Tensor:
-    """fp32 CPU features [n, hidden] of a TrainingModel, in input order."""
+                    autocast, progress: bool = False) -> torch.Tensor:
+    """fp32 CPU features [n, hidden] of a TrainingModel, in input order (a bar when
+    `progress`: on the real data one head's features take minutes on a CPU)."""
     return pooled_prompt_states(model.hidden_states, prompts, pad_id, batch_size, device,
-                                autocast).cpu()
+                                autocast, progress=progress).cpu()
 
 
 def fit_logistic(x: torch.Tensor, y: torch.Tensor, n_classes: int, l2: float) -> tuple:
@@ -99,11 +100,14 @@ def fit_heads(run, n: int) -> dict:
     model.eval()
     for name, head in model.heads.items():
         start, key, parts = time.perf_counter(), f"{name}_label", []
+        run.say(f"[train] head fit {name}: frozen features of up to {n} train and "
+                f"{max(n // 5, 1)} validation prompts, then a logistic fit per L2")
         for split, count in ((run.train, n), (run.val, max(n // 5, 1))):
             prompts, labels = labelled_prompts(split, key, count, t.seed)
             mine = list(range(acc.process_index, len(prompts), acc.num_processes))
             feats = pooled_features(model, [prompts[i] for i in mine], run.tok.pad_token_id,
-                                    t.eval_batch_size, acc.device, acc.autocast)
+                                    t.eval_batch_size, acc.device, acc.autocast,
+                                    progress=acc.is_main_process)
             rows = sorted(gather_object(list(zip(mine, feats))), key=lambda r: r[0])
             parts.append((torch.stack([f for _, f in rows]), torch.tensor(labels)))
         if not len(parts[0][1]) or not len(parts[1][1]):

@@ -337,7 +337,6 @@ class SftTask:
         """Fit the fresh heads on frozen features first, when training.head_fit_examples > 0."""
         n = run.cfg.training.head_fit_examples
         if n and run.inner.heads:
-
             fit_heads(run, n)
 
     def validate(self, run: Run, at_step: int) -> dict:

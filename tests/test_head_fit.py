@@ -64,7 +64,7 @@ def test_a_fitted_head_reproduces_the_fit_and_heads_saved_before_the_buffers_loa
     assert torch.equal(older(x), x @ head.proj.weight.T + head.proj.bias)
 
 
-def test_pooled_features_match_one_prompt_at_a_time(friend, prepared):
+def test_pooled_features_match_one_prompt_at_a_time(friend, prepared, capsys):
     import contextlib
 
     from heads import pool_last_prompt_token
@@ -74,6 +74,11 @@ def test_pooled_features_match_one_prompt_at_a_time(friend, prepared):
     assert len({len(p) for p in prompts}) > 1  # padding and the length sort are exercised
     friend.eval()
     got = pooled_features(friend, prompts, 0, 2, "cpu", contextlib.nullcontext)
+    assert "heads" not in capsys.readouterr().err  # quiet unless asked (head metrics, reflection)
+    assert torch.equal(pooled_features(friend, prompts, 0, 2, "cpu", contextlib.nullcontext,
+                                       progress=True), got)
+    bar = capsys.readouterr().err  # the head fit's bar (minutes on the real data): 3 batches
+    assert bar.startswith("\rheads:") and "| 0/3 [" in bar
     for p, feat in zip(prompts, got):
         ids = torch.tensor([p])
         alone = pool_last_prompt_token(friend.hidden_states(ids, torch.ones_like(ids)),
