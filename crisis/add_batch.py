@@ -15,13 +15,19 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import re
 import sys
 
-from crisis.data import (FAILURE_KINDS, HIGH_KINDS, MESSAGES, NOT_HIGH_KINDS, OK_KINDS, REPLIES,
-                         SPLITS)
+from crisis.data import (
+    FAILURE_KINDS,
+    HIGH_KINDS,
+    MESSAGES,
+    NOT_HIGH_KINDS,
+    OK_KINDS,
+    REPLIES,
+    SPLITS,
+)
 from files import read_jsonl, write_jsonl_atomic
 
 OVERLAP = 0.6  # shared word trigrams over the shorter text's: at or above, a near-duplicate

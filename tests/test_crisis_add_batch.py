@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
+from config import PROJECT_ROOT
 from crisis import add_batch as ab
 from crisis.data import read_messages, read_replies
-from config import PROJECT_ROOT
 
 
 def _msg(kind, label, *turns):
