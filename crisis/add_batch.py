@@ -5,8 +5,10 @@ echo a train row, nor the reverse), the rest given ids `{batch}-NNN` and the bat
 and appended in one atomic write. Nothing is written when the batch name is already used or
 the file to add is unreadable.
 
-Near-duplicate: two texts (a message row's whole conversation, a reply row's reply) share at
-least 60 % of the shorter one's word trigrams, or, under 7 words, are the same words.
+Near-duplicate: two texts (a message row's whole conversation, a reply row's reply) of 7 or
+more words each that share at least 60 % of the shorter one's word trigrams; a text under 7
+words only when the other has the same words (a long message that contains a short one is not
+its duplicate); a text with no words only when the other is the same text.
 
     python -m crisis.add_batch new_rows.jsonl --batch v14-test --split test
     python -m crisis.add_batch new_replies.jsonl --batch v5-train --split train --data replies
@@ -54,52 +56,55 @@ def row_problem(row: dict, data: str) -> str | None:
     if [t.get("role") for t in turns] != ["user", "assistant"] * (len(turns) // 2) + \
             ["user"] * (len(turns) % 2):
         return "messages must alternate user / assistant from a user turn"
-    if data == "messages" and (not turns or turns[-1]["role"] != "user"):
-        return "a message row must end with a user turn"
+    if len(turns) % 2 == 0 and (data == "messages" or turns):
+        return "the conversation must end with a user turn"
     if data == "replies" and not (isinstance(row["reply"], str) and row["reply"].strip()):
         return "reply must be text"
     return None
 
 
-def words(row: dict, data: str) -> list[str]:
-    """The compared text's words, lower case, punctuation dropped."""
+def words(row: dict, data: str) -> tuple[str, ...]:
+    """The compared text's words (any script), lower case, punctuation dropped; a text with
+    no words is compared as itself (emoji, symbols)."""
     text = row["reply"] if data == "replies" else " ".join(t["content"] for t in row["messages"])
-    return re.findall(r"[a-z0-9']+", text.lower())
+    return tuple(re.findall(r"[\w']+", text.lower())) or (text.strip(),)
 
 
-def trigrams(w: list[str]) -> set[tuple]:
-    return {tuple(w[i:i + 3]) for i in range(len(w) - 2)}
+def trigrams(w: tuple) -> set[tuple]:
+    return {w[i:i + 3] for i in range(len(w) - 2)}
 
 
 class DuplicateIndex:
-    """Texts seen so far, looked up by shared word trigrams."""
+    """Texts seen so far: the short ones whole, the rest by their word trigrams."""
 
     def __init__(self):
         self.grams: list[set] = []
         self.short: set[tuple] = set()
         self.by_gram = collections.defaultdict(list)
 
-    def add(self, w: list[str]) -> None:
+    def add(self, w: tuple) -> None:
         if len(w) < SHORT:
-            self.short.add(tuple(w))
+            self.short.add(w)
+            return
         grams = trigrams(w)
         for g in grams:
             self.by_gram[g].append(len(self.grams))
         self.grams.append(grams)
 
-    def has_near(self, w: list[str]) -> bool:
+    def has_near(self, w: tuple) -> bool:
         if len(w) < SHORT:
-            return tuple(w) in self.short
+            return w in self.short
         grams = trigrams(w)
         shared = collections.Counter(k for g in grams for k in self.by_gram.get(g, ()))
-        return any(n >= OVERLAP * min(len(grams), len(self.grams[k])) for k, n in shared.items()
-                   if len(self.grams[k]) and len(grams))
+        return any(n >= OVERLAP * min(len(grams), len(self.grams[k])) for k, n in shared.items())
 
 
 def add_batch(new: list, existing: list[dict], batch: str, split: str, data: str):
     """(rows to append, {reason: count} of the rows skipped)."""
-    if any(r.get("batch") == batch for r in existing):
-        raise ValueError(f"batch {batch!r} is already in the data: choose a new name")
+    if any(r.get("batch") == batch or str(r.get("id", "")).startswith(f"{batch}-")
+           for r in existing):
+        raise ValueError(f"batch {batch!r} is already in the data (or its ids are): "
+                         "choose a new name")
     index, skipped, added = DuplicateIndex(), collections.Counter(), []
     for r in existing:
         index.add(words(r, data))
@@ -132,7 +137,11 @@ def main() -> None:
     bad: list[int] = []
     new = read_jsonl(args.rows, bad)
     path = MESSAGES if args.data == "messages" else REPLIES
-    existing = read_jsonl(path)
+    broken: list[int] = []
+    existing = read_jsonl(path, broken)
+    if broken:  # rewriting the file would drop those lines for good
+        sys.exit(print(f"error: {path}: lines {broken[:10]} are not JSON objects; mend them "
+                       "first", file=sys.stderr) or 2)
     try:
         added, skipped = add_batch(new, existing, args.batch, args.split, args.data)
     except ValueError as e:
@@ -145,7 +154,9 @@ def main() -> None:
         print(f"  {n:4d}  {reason}")
     kinds = collections.Counter((r["label"], r["kind"]) for r in added)
     print("  " + ", ".join(f"{k} {lab} {n}" for (lab, k), n in sorted(kinds.items())))
-    if not args.dry_run and added:
+    if not added:
+        sys.exit(print(f"error: {args.rows}: no row to add", file=sys.stderr) or 2)
+    if not args.dry_run:
         write_jsonl_atomic(path, existing + added)
         print(f"[add_batch] wrote {path} ({len(existing) + len(added)} rows)")
 
