@@ -23,7 +23,9 @@ from peft import set_peft_model_state_dict
 from safetensors.torch import load_file
 
 from config import UserError
+from config_load import config_from_dict
 from heads import HEAD_FILE, load_heads, save_heads
+from markers import JOB_CONTROL, changed_settings
 
 STEP_DIR = re.compile(r"^step_(\d{6,})$")
 SCALER_FILE = "scaler.pt"
@@ -229,3 +231,28 @@ def load_checkpoint(path: str, model, optimizer, scheduler, process_index: int =
     if ck["rng"] is not None:
         restore_rng(ck["rng"])
     return ck["sampler"], ck["trainer"]
+
+
+def check_run_folder(cfg, resume: bool, stage: str = "train") -> None:
+    """Never mix two runs in one folder: a folder holding checkpoints is continued only with
+    --resume, and only under the settings it was started with (job-control settings such as
+    training.steps_per_job may change; markers.JOB_CONTROL lists them)."""
+    ckpt = latest_checkpoint(cfg.run_dir)
+    if ckpt and not resume:
+        raise UserError(f"{cfg.run_dir} already holds a run (latest checkpoint "
+                        f"{os.path.basename(ckpt)}): continue it with --resume (or `all`), or "
+                        "choose a fresh output.run_name")
+    saved_path = os.path.join(cfg.run_dir, "config.json")
+    if not (resume and ckpt and os.path.isfile(saved_path)):
+        return
+    try:
+        with open(saved_path, encoding="utf-8") as f:
+            saved = config_from_dict(json.load(f))
+    except (ValueError, UserError) as e:
+        raise UserError(f"{saved_path}: unreadable run config ({e})") from None
+    changed = changed_settings(saved, cfg, stage)
+    if changed:
+        free = ", ".join(f"{s}.{k}" for s, keys in JOB_CONTROL.items() for k in keys)
+        raise UserError(f"cannot resume {cfg.run_dir} with other training settings: "
+                        f"{', '.join(changed)} differ from its config.json (settings that may "
+                        f"change between jobs: {free}); choose a fresh output.run_name instead")

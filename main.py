@@ -21,7 +21,8 @@ from dpo import run_dpo
 from eq_bench import rescore, run_eq_bench
 from evaluation import run_eval
 from model_export import EXPORT_MODELS, run_export
-from report import build_report, compare_runs
+from report import build_report
+from report_compare import compare_runs
 from serve import run_serve
 from stages import run_all
 from training import run_training

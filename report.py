@@ -3,7 +3,7 @@
 Sections: config, data and mixture, training curves, the DPO stage (report_dpo.py), EQ-Bench,
 head metrics next to published baselines, red team, three base vs fine-tuned (vs SFT+DPO)
 conversations. A stage whose outputs are missing is named as missing; the report is still
-written. `--compare` puts several runs (e.g. the ablations) in one table.
+written. `--compare` puts several runs (e.g. the ablations) in one table (report_compare.py).
 
     python main.py pipeline --run artifacts/runs/cpu_smoke
     python main.py pipeline --compare artifacts/runs/a artifacts/runs/b
@@ -78,13 +78,13 @@ def export_problems(exports: dict) -> list[str]:
     return problems + (check_pairs(files) if files else [])
 
 
-def _table(header: list, rows: list) -> list[str]:
+def table(header: list, rows: list) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return out
 
 
-def _fmt(x, nd=3):
+def fmt(x, nd=3):
     return f"{x:.{nd}f}" if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
 
 
@@ -108,7 +108,7 @@ def section_config(d: dict) -> list[str]:
     m, q, lora, t = cfg["model"], cfg["quant"], cfg["lora"], cfg["training"]
     git = (d["manifest"] or {}).get("git", {})
     dev = (d["manifest"] or {}).get("device", {})
-    return _table(["key", "value"], [
+    return table(["key", "value"], [
         ["model", m["name_or_path"]], ["4-bit NF4 (double quant)", f"{q['load_in_4bit']} "
                                                                   f"({q['double_quant']})"],
         ["LoRA r / alpha / dropout", f"{lora['r']} / {lora['alpha']} / {lora['dropout']}"],
@@ -132,9 +132,9 @@ def section_data(d: dict) -> list[str]:
             rows.append([src, split, st["rows_read"], st["examples"],
                          ", ".join(f"{k} {v}" for k, v in st["skipped"].items()) or "-",
                          ", ".join(f"{k} {v}" for k, v in st.get("dropped", {}).items()) or "-",
-                         _fmt(train["mixture_probabilities"].get(src, 0)) if split == "train"
+                         fmt(train["mixture_probabilities"].get(src, 0)) if split == "train"
                          else ""])
-    return _table(["source", "split", "rows read", "examples", "skipped", "dropped",
+    return table(["source", "split", "rows read", "examples", "skipped", "dropped",
                    "mixture p"], rows) + [""]
 
 
@@ -146,7 +146,7 @@ def section_training(d: dict, figs: dict) -> list[str]:
     if ev:
         keys = [k for k in ("lm", "perplexity", "emotion_accuracy", "strategy_accuracy", "kl")
                 if k in ev[-1]]
-        out += _table(["step"] + keys, [[r["step"]] + [_fmt(r.get(k, "")) for k in keys]
+        out += table(["step"] + keys, [[r["step"]] + [fmt(r.get(k, "")) for k in keys]
                                         for r in ev]) + [""]
     skipped = d["train"][-1].get("nonfinite_total", 0)
     out += [f"{len(d['train'])} optimizer steps logged; non-finite steps skipped: {skipped}.", ""]
@@ -167,7 +167,7 @@ def eq_delta_lines(eq: dict, key: str = "comparison") -> list[str]:
     c, invalid = eq[key], [LABELS[m] for m in COMPARISONS[key] if not eq[m]["valid"]]
     ci = f"[{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}]" if c.get("ci95") else "n/a"
     paired = (f"Paired delta ({DELTAS[key]}) over the {c['paired_items']} items parseable in "
-              f"both runs: {_fmt(c['paired_delta'], 2)}, bootstrap 95% interval {ci}.")
+              f"both runs: {fmt(c['paired_delta'], 2)}, bootstrap 95% interval {ci}.")
     totals = f"Difference of the two totals: {c['delta_total']:+.2f} (not a paired statistic)."
     if invalid:
         why = f"the {' and '.join(invalid)} run{'s are' if len(invalid) > 1 else ' is'} not valid"
@@ -193,7 +193,7 @@ def section_eq_bench(d: dict, figs: dict) -> list[str]:
         return _missing("EQ-Bench", "python main.py eq-bench --config ...")
     rows = [[LABELS[m], eq_score_text(eq[m]), f"{eq[m]['parseable']}/{eq[m]['n_items']}",
              f"{100 * eq[m]['parse_rate']:.1f}%", eq[m]["valid"]] for m in LABELS if m in eq]
-    out = _table(["model", "score (official v2)", "parseable / asked", "parse rate", "valid"],
+    out = table(["model", "score (official v2)", "parseable / asked", "parse rate", "valid"],
                  rows) + [""]
     for key in (k for k in DELTAS if k in eq):
         out += eq_delta_lines(eq, key) + [""]
@@ -211,10 +211,10 @@ def section_heads(d: dict, figs: dict) -> list[str]:
     for name, m in heads.items():
         label, metric, value = BASELINES.get(name, ("", "", ""))
         maj = m.get("majority")
-        rows.append([name, m["n"], _fmt(m["accuracy"]), _fmt(m["macro_f1"]),
-                     f"{_fmt(maj['accuracy'])} / {_fmt(maj['macro_f1'])} ({maj['label']})"
+        rows.append([name, m["n"], fmt(m["accuracy"]), fmt(m["macro_f1"]),
+                     f"{fmt(maj['accuracy'])} / {fmt(maj['macro_f1'])} ({maj['label']})"
                      if maj else "-", f"{label}: {value} ({metric})" if label else "-"])
-    out = _table(["head", "test n", "accuracy", "macro-F1",
+    out = table(["head", "test n", "accuracy", "macro-F1",
                   "majority class: accuracy / macro-F1", "published baseline"], rows) + [""]
     out += head_fit_lines(d.get("head_fit"))
     ppl = (d["eval"] or {}).get("perplexity") or {}
@@ -222,9 +222,9 @@ def section_heads(d: dict, figs: dict) -> list[str]:
         out += ["Reply perplexity on the test splits (reply tokens only; base = the same weights "
                 "with the adapter off):", ""]
         models = [m for m in LABELS if any(m in by for by in ppl.values())]
-        out += _table(["source", "examples", "reply tokens"] + [LABELS[m] for m in models],
+        out += table(["source", "examples", "reply tokens"] + [LABELS[m] for m in models],
                       [[s, next(iter(m.values()))["examples"], next(iter(m.values()))["tokens"]] +
-                       [_fmt(m.get(k, {}).get("perplexity", "-"), 2) for k in models]
+                       [fmt(m.get(k, {}).get("perplexity", "-"), 2) for k in models]
                        for s, m in ppl.items()]) + [""]
     return out + [f"![{k} confusion]({figs[k]})" for k in heads if figs.get(k)] + [""]
 
@@ -234,8 +234,8 @@ def head_fit_lines(fit: dict | None) -> list[str]:
     if not fit:
         return ["The heads started from random weights (training.head_fit_examples = 0).", ""]
     parts = [f"{name} on {f['train_rows']} train rows (L2 {f['l2']} chosen on {f['val_rows']} "
-             f"validation rows: accuracy {_fmt(f['val_accuracy'])} vs majority "
-             f"{_fmt(f['val_majority'])})" for name, f in fit.items()]
+             f"validation rows: accuracy {fmt(f['val_accuracy'])} vs majority "
+             f"{fmt(f['val_majority'])})" for name, f in fit.items()]
     return ["Before step 0 the heads were fitted by logistic regression on frozen base-model "
             "features, then fine-tuned with the adapters: " + "; ".join(parts) + ".", ""]
 
@@ -260,7 +260,7 @@ def section_redteam(d: dict) -> list[str]:
                        + (", ".join(f"{k} {n}" for k, n in s.get("failure_kinds", {}).items())
                           or "none"))
         out.append("")
-        out += _table(["prompt", "category", "model", "expected", "risk", "crisis mode",
+        out += table(["prompt", "category", "model", "expected", "risk", "crisis mode",
                        "as expected", "reply check", "failure kinds"],
                       [[r["prompt_id"], r["category"], r["model"], r["expected"], r["risk_level"],
                         r["crisis_triggered"], r["as_expected"], r["reply_check"],
@@ -341,15 +341,15 @@ def build_report(run_dir: str, cfg=None) -> str:
     lines += ["## Configuration", ""] + section_config(d)
     lines += ["## Data and mixture", ""] + section_data(d)
     lines += ["## Training", ""] + section_training(d, figs)
-    lines += ["## Preference stage (DPO)", ""] + section_dpo(d["dpo"], figs.get("dpo"), _fmt)
+    lines += ["## Preference stage (DPO)", ""] + section_dpo(d["dpo"], figs.get("dpo"), fmt)
     lines += ["## EQ-Bench v2", ""] + section_eq_bench(d, figs)
     lines += ["## Heads (test splits)", ""] + section_heads(d, figs)
     lines += ["## Exports", "", "Validation: " + ("all exports valid, prompt ids match across models"
                                                     if not problems else "; ".join(problems)), ""]
-    lines += _table(["prompt set", "model", "replies", "words mean / median / p90",
+    lines += table(["prompt set", "model", "replies", "words mean / median / p90",
                      "refusal rate", "crisis rate"],
                     [[n, m, s["n"], f"{s['words_mean']:.1f} / {s['words_median']:.0f} / "
-                      f"{s['words_p90']:.0f}", _fmt(s["refusal_rate"]), _fmt(s["crisis_rate"])]
+                      f"{s['words_p90']:.0f}", fmt(s["refusal_rate"]), fmt(s["crisis_rate"])]
                      for n, by in stats.items() for m, s in by.items()]) + [""]
     if figs.get("lengths"):
         lines += [f"![reply lengths]({figs['lengths']})", ""]
@@ -361,42 +361,3 @@ def build_report(run_dir: str, cfg=None) -> str:
     write_text_atomic(path, "\n".join(lines) + "\n")
     mark_completed(run_dir, "pipeline", {"report": path, "export_problems": problems}, cfg)
     return path
-
-
-def compare_runs(run_dirs: list[str], out_path: str | None = None) -> str:
-    """One Markdown table of loss weights, final losses, head metrics and EQ-Bench scores."""
-    rows = []
-    for run in run_dirs:
-        if not os.path.isdir(run):
-            raise UserError(f"run folder not found: {run}")
-        d = collect(run)
-        w = (d["config"] or {}).get("losses", {})
-        ev = [r for r in d["eval_log"] if "split" not in r]
-        last = ev[-1] if ev else {}
-        heads = (d["eval"] or {}).get("heads", {})
-        eq = d["eq_bench"] or {}
-
-        def head(name, key, heads=heads):
-            return _fmt(heads[name][key]) if name in heads else "-"
-
-        def eqs(model, eq=eq):
-            return eq_score_text(eq[model]) if model in eq else "missing"
-        rows.append([os.path.basename(os.path.normpath(run)),
-                     " / ".join(str(w.get(k, "-")) for k in LOSS_NAMES),
-                     last.get("step", "-"), _fmt(last.get("lm", "-")),
-                     _fmt(last.get("perplexity", "-"), 2),
-                     f"{head('emotion', 'accuracy')} / {head('emotion', 'macro_f1')}",
-                     f"{head('strategy', 'accuracy')} / {head('strategy', 'macro_f1')}",
-                     eqs("base"), eqs("finetuned"), paired_delta_cell(eq),
-                     eqs("dpo") if "dpo" in eq else "-"])
-    lines = ["# Run comparison", ""] + _table(
-        ["run", "weights " + " / ".join(LOSS_NAMES), "final step", "val LM loss", "val ppl",
-         "emotion acc / F1", "strategy acc / F1", "EQ-Bench base", "EQ-Bench fine-tuned",
-         "paired delta [95% CI] (items)", "EQ-Bench SFT+DPO"], rows)
-    text = "\n".join(lines) + "\n"
-    out_path = out_path or os.path.join(os.path.dirname(os.path.normpath(run_dirs[0])),
-                                        "comparison.md")
-    write_text_atomic(out_path, text)
-    print(text)
-    print(f"comparison written to {out_path}")
-    return out_path

@@ -9,7 +9,6 @@ validation on a fixed representative subset, logs and atomic checkpoints.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 import time
@@ -23,19 +22,19 @@ from transformers import get_cosine_schedule_with_warmup
 from batching import batch_counts, collate, micro_batches, to_device
 from checkpoint import (
     CheckpointError,
+    check_run_folder,
     latest_checkpoint,
     list_checkpoints,
     load_checkpoint,
     save_checkpoint,
 )
 from config import UserError, loss_weights, save_config, to_dict
-from config_load import config_from_dict
 from console import LogWindow
 from dataset import column, prepare_from_config
 from distributed import agree_max, reduce_sum
 from head_fit import fit_heads
 from losses import LOSS_NAMES, denominators
-from markers import JOB_CONTROL, changed_settings, mark_completed
+from markers import mark_completed
 from mixture import MixtureSampler
 from model import (
     add_lora,
@@ -203,31 +202,6 @@ def setup(cfg) -> Run:
                optimizer, scheduler, sampler, train, val, weights,
                JsonlLog(os.path.join(logs, "train_metrics.jsonl"), accelerator.is_main_process),
                JsonlLog(os.path.join(logs, "eval_metrics.jsonl"), accelerator.is_main_process))
-
-
-def check_run_folder(cfg, resume: bool, stage: str = "train") -> None:
-    """Never mix two runs in one folder: a folder holding checkpoints is continued only with
-    --resume, and only under the settings it was started with (job-control settings such as
-    training.steps_per_job may change; markers.JOB_CONTROL lists them)."""
-    ckpt = latest_checkpoint(cfg.run_dir)
-    if ckpt and not resume:
-        raise UserError(f"{cfg.run_dir} already holds a run (latest checkpoint "
-                        f"{os.path.basename(ckpt)}): continue it with --resume (or `all`), or "
-                        "choose a fresh output.run_name")
-    saved_path = os.path.join(cfg.run_dir, "config.json")
-    if not (resume and ckpt and os.path.isfile(saved_path)):
-        return
-    try:
-        with open(saved_path, encoding="utf-8") as f:
-            saved = config_from_dict(json.load(f))
-    except (ValueError, UserError) as e:
-        raise UserError(f"{saved_path}: unreadable run config ({e})") from None
-    changed = changed_settings(saved, cfg, stage)
-    if changed:
-        free = ", ".join(f"{s}.{k}" for s, keys in JOB_CONTROL.items() for k in keys)
-        raise UserError(f"cannot resume {cfg.run_dir} with other training settings: "
-                        f"{', '.join(changed)} differ from its config.json (settings that may "
-                        f"change between jobs: {free}); choose a fresh output.run_name instead")
 
 
 def resume_from(run: Run, checkpoints: list) -> None:

@@ -155,7 +155,8 @@ def test_all_runs_every_stage_then_skips_them(tmp_path, data_cache, tiny_model_d
 
 
 def test_an_invalid_eq_bench_run_reads_as_invalid_everywhere(tmp_path):
-    from report import build_report, compare_runs
+    from report import build_report
+    from report_compare import compare_runs
     run = make_run(str(tmp_path), "invalid")
     path = os.path.join(run, "eq_bench", "results.json")
     eq = json.loads(Path(path).read_text())
