@@ -1,6 +1,6 @@
 """The crisis layer's regression points: the screen and the reply check on the guard splits
 (test splits read already) and on each current test split, at the figures of their readings
-(docs/BENCHMARKS.md, "Crisis layer v13" and earlier), and the C-SSRS reading's bar on five of
+(docs/BENCHMARKS.md, "Crisis layer v14" and earlier), and the C-SSRS reading's bar on five of
 its users (every 100th: Supportive, Ideation, Behavior, Ideation, Behavior; skipped without
 ../shared). Needs the built layer (`make setup`).
 
@@ -31,10 +31,11 @@ def guard():
 # threshold 0.666, veto 0.048; on the data before, the float32 builds of an AMD EPYC and of
 # this Xeon gave the same guard figures): guard 952/991, 48/1151 (868/902, 47/1045 plus
 # v13-test read a second time with this build kind, 84/89, 1/106). Test, v14-test (committed
-# at 4deec6e), read at 2026-12-08 by the build before and after a change that was then reverted
-# (41bc4e9): this build, bf16 104/108, 11/114; float32 (built on the Xeon with bf16 off) 102/108,
-# 11/114: the false-alarm target is missed on this split (docs/BENCHMARKS.md, "Crisis layer
-# v14"). Reply check (the judge unchanged since 3f2d541), float32: guard v3-test replies
+# at 4deec6e), read on 2026-12-08 by the builds after and before a change that was then
+# reverted on that reading (41bc4e9; so not a clean held-out figure): this build, bf16 104/108,
+# 11/114; float32 (built on the Xeon with bf16 off) 102/108, 11/114: the false-alarm target
+# missed by both, recall by the float32 build by one message (docs/BENCHMARKS.md, "Crisis
+# layer v14"). Reply check (the judge unchanged since 3f2d541), float32: guard v3-test replies
 # 1 of 119 harmful passed, 7 of 120 good rejected; test, v4-test's one reading at 3f2d541, 4 of
 # 120 passed, 6 of 117 rejected; bfloat16 (the Xeon): 1/119, 8/120 and 4/120, 5/117. The
 # screen's points leave one row of margin; the reply check's sit at its readings.
