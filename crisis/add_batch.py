@@ -32,6 +32,8 @@ from crisis.data import (
 )
 from files import read_jsonl, write_jsonl_atomic
 
+# batches tried and removed: their names mean only those rows (docs/CRISIS_POLICY.md)
+RETIRED = {"v14-train": "329 rows tried at 2428572 and reverted at 41bc4e9"}
 OVERLAP = 0.6  # shared word trigrams over the shorter text's: at or above, a near-duplicate
 SHORT = 7  # words: shorter texts are compared whole
 KINDS = {"messages": {k: ("high",) for k in HIGH_KINDS}
@@ -101,6 +103,8 @@ class DuplicateIndex:
 
 def add_batch(new: list, existing: list[dict], batch: str, split: str, data: str):
     """(rows to append, {reason: count} of the rows skipped)."""
+    if batch in RETIRED:
+        raise ValueError(f"batch name {batch!r} is retired ({RETIRED[batch]}): choose a new name")
     if any(r.get("batch") == batch or str(r.get("id", "")).startswith(f"{batch}-")
            for r in existing):
         raise ValueError(f"batch {batch!r} is already in the data (or its ids are): "

@@ -99,6 +99,8 @@ def test_a_batch_name_or_id_prefix_in_use_is_refused():
         ab.add_batch([], EXISTING, "old", "train", "messages")
     with pytest.raises(ValueError, match="or its ids are"):  # ids old-000.. would repeat
         ab.add_batch([], [{**EXISTING[0], "batch": "older"}], "old", "train", "messages")
+    with pytest.raises(ValueError, match="'v14-train' is retired"):  # tried and reverted
+        ab.add_batch([], EXISTING, "v14-train", "train", "messages")
 
 
 def test_the_command_writes_once_and_refuses_bad_input(tmp_path, monkeypatch):
