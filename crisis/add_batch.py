@@ -21,6 +21,7 @@ import os
 import re
 import sys
 
+from config import UserError
 from crisis.data import (
     FAILURE_KINDS,
     HIGH_KINDS,
@@ -128,28 +129,21 @@ def add_batch(new: list, existing: list[dict], batch: str, split: str, data: str
     return added, skipped
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("rows", help="JSONL of new rows: kind, label, messages (and reply)")
-    ap.add_argument("--batch", required=True, help="the batch name, e.g. v14-test")
-    ap.add_argument("--split", required=True, choices=SPLITS)
-    ap.add_argument("--data", choices=("messages", "replies"), default="messages")
-    ap.add_argument("--dry-run", action="store_true", help="count, write nothing")
-    args = ap.parse_args()
+def run(args) -> None:
+    """The command: count, then append (bad input raises UserError, the file untouched)."""
     if not os.path.isfile(args.rows):
-        sys.exit(print(f"error: {args.rows}: no such file", file=sys.stderr) or 2)
+        raise UserError(f"{args.rows}: no such file")
     bad: list[int] = []
     new = read_jsonl(args.rows, bad)
     path = MESSAGES if args.data == "messages" else REPLIES
     broken: list[int] = []
     existing = read_jsonl(path, broken)
     if broken:  # rewriting the file would drop those lines for good
-        sys.exit(print(f"error: {path}: lines {broken[:10]} are not JSON objects; mend them "
-                       "first", file=sys.stderr) or 2)
+        raise UserError(f"{path}: lines {broken[:10]} are not JSON objects; mend them first")
     try:
         added, skipped = add_batch(new, existing, args.batch, args.split, args.data)
     except ValueError as e:
-        sys.exit(print(f"error: {path}: {e}", file=sys.stderr) or 2)
+        raise UserError(f"{path}: {e}") from None
     if bad:
         skipped["not a JSON object (lines " + ", ".join(map(str, bad[:10])) + ")"] = len(bad)
     print(f"[add_batch] {args.rows}: {len(added)} rows to add as {args.batch!r} ({args.split}); "
@@ -159,10 +153,24 @@ def main() -> None:
     kinds = collections.Counter((r["label"], r["kind"]) for r in added)
     print("  " + ", ".join(f"{k} {lab} {n}" for (lab, k), n in sorted(kinds.items())))
     if not added:
-        sys.exit(print(f"error: {args.rows}: no row to add", file=sys.stderr) or 2)
+        raise UserError(f"{args.rows}: no row to add")
     if not args.dry_run:
         write_jsonl_atomic(path, existing + added)
         print(f"[add_batch] wrote {path} ({len(existing) + len(added)} rows)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("rows", help="JSONL of new rows: kind, label, messages (and reply)")
+    ap.add_argument("--batch", required=True, help="the batch name, e.g. v14-test")
+    ap.add_argument("--split", required=True, choices=SPLITS)
+    ap.add_argument("--data", choices=("messages", "replies"), default="messages")
+    ap.add_argument("--dry-run", action="store_true", help="count, write nothing")
+    try:
+        run(ap.parse_args())
+    except UserError as e:  # the project's bad-input convention: the message, exit 2
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
